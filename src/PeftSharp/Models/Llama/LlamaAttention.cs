@@ -1,0 +1,52 @@
+using PeftSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Llama;
+
+#pragma warning disable IDE1006 // fields carry the checkpoint's names so state_dict keys equal HF keys
+
+/// <summary>Grouped-query self-attention with rotary positions, through scaled_dot_product_attention.</summary>
+public sealed class LlamaAttention : nn.Module
+{
+    public Linear q_proj;
+    public Linear k_proj;
+    public Linear v_proj;
+    public Linear o_proj;
+    readonly int heads, kvHeads, headDim, layerIndex;
+
+    public LlamaAttention(LlamaConfig c, int layerIndex, ScalarType dtype) : base("self_attn")
+    {
+        heads = c.NumAttentionHeads;
+        kvHeads = c.NumKeyValueHeads;
+        headDim = c.HeadDim;
+        this.layerIndex = layerIndex;
+        q_proj = new Linear(c.HiddenSize, heads * headDim, c.AttentionBias, dtype);
+        k_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.AttentionBias, dtype);
+        v_proj = new Linear(c.HiddenSize, kvHeads * headDim, c.AttentionBias, dtype);
+        o_proj = new Linear(heads * headDim, c.HiddenSize, false, dtype);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, heads, headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        if (kvHeads != heads)
+        {
+            // Each KV head serves heads/kvHeads consecutive query heads, as HF's repeat_kv.
+            k = k.repeat_interleave(heads / kvHeads, 1);
+            v = v.repeat_interleave(heads / kvHeads, 1);
+        }
+        bool causal = mask is null && t > 1;
+        var attn = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, causal);
+        var merged = attn.transpose(1, 2).reshape(b, t, heads * headDim);
+        return o_proj.forward(merged).MoveToOuterDisposeScope();
+    }
+}

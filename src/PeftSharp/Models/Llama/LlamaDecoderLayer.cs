@@ -1,0 +1,32 @@
+using PeftSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Llama;
+
+#pragma warning disable IDE1006 // fields carry the checkpoint's names so state_dict keys equal HF keys
+
+/// <summary>Pre-norm block: x + attn(norm(x)), then + mlp(norm(x)).</summary>
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    public LlamaAttention self_attn;
+    public LlamaMlp mlp;
+    public RmsNorm input_layernorm;
+    public RmsNorm post_attention_layernorm;
+
+    public LlamaDecoderLayer(LlamaConfig c, int index, ScalarType dtype) : base($"layer{index}")
+    {
+        self_attn = new LlamaAttention(c, index, dtype);
+        mlp = new LlamaMlp(c, dtype);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}

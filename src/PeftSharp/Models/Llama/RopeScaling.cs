@@ -1,0 +1,12 @@
+namespace PeftSharp.Models.Llama;
+
+/// <summary>RoPE frequency scaling as HF configs spell it (rope_scaling / rope_parameters).</summary>
+public sealed record RopeScaling(
+    string Type,
+    double Factor = 1.0,
+    double LowFreqFactor = 1.0,
+    double HighFreqFactor = 4.0,
+    int OriginalMaxPositionEmbeddings = 8192)
+{
+    public static readonly string[] Supported = { "default", "linear", "llama3" };
+}

@@ -1,0 +1,47 @@
+using PeftSharp.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models;
+
+/// <summary>What a load found beside the weights it filled.</summary>
+public sealed record WeightLoadReport(IReadOnlyList<string> Loaded, IReadOnlyList<string> Unexpected);
+
+/// <summary>
+/// Fills a module's parameters from a checkpoint, one tensor at a time, checking every shape itself
+/// (TorchSharp's load_state_dict would silently broadcast a wrong shape).
+/// </summary>
+public static class WeightLoader
+{
+    /// <summary>Keys a checkpoint may carry that are derived state, not weights.</summary>
+    static bool Ignorable(string key) => key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal);
+
+    public static WeightLoadReport Load(nn.Module module, ITensorSource source, IReadOnlySet<string>? tiedKeys = null)
+    {
+        var targets = module.state_dict();
+        var missing = new List<string>();
+        var loaded = new List<string>();
+        foreach (var (key, _) in targets)
+            if (!source.Contains(key) && !(tiedKeys?.Contains(key) ?? false)) missing.Add(key);
+        if (missing.Count > 0)
+            throw new PeftSharpException(
+                $"the checkpoint lacks {missing.Count} weight(s) the model needs: {string.Join(", ", missing.Take(8))}{(missing.Count > 8 ? ", ..." : "")}. " +
+                $"It holds {source.Keys.Count} tensors, e.g. {string.Join(", ", source.Keys.Take(4))}: check that config.json matches these weights");
+        using (no_grad())
+        {
+            foreach (var (key, target) in targets)
+            {
+                if (tiedKeys?.Contains(key) ?? false) continue;
+                var info = source.GetInfo(key);
+                if (!info.Shape.SequenceEqual(target.shape))
+                    throw new PeftSharpException(
+                        $"weight '{key}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{string.Join(", ", target.shape)}]: config.json does not describe these weights");
+                using var t = source.Load(key, target.dtype);
+                target.copy_(t);
+                loaded.Add(key);
+            }
+        }
+        var unexpected = source.Keys.Where(k => !targets.ContainsKey(k) && !Ignorable(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        return new WeightLoadReport(loaded, unexpected);
+    }
+}

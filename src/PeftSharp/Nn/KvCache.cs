@@ -1,0 +1,50 @@
+using static TorchSharp.torch;
+
+namespace PeftSharp.Nn;
+
+/// <summary>
+/// Keys and values of past positions for incremental decoding, one slot per layer, preallocated to a capacity
+/// so each step writes in place instead of concatenating (which would copy the whole cache every token).
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor?[] keys;
+    readonly Tensor?[] values;
+    readonly int capacity;
+
+    /// <summary>Positions already stored (the same for every layer once a forward pass completes).</summary>
+    public int Length { get; private set; }
+    public int Capacity => capacity;
+
+    public KvCache(int numLayers, int capacity)
+    {
+        keys = new Tensor?[numLayers];
+        values = new Tensor?[numLayers];
+        this.capacity = capacity;
+    }
+
+    /// <summary>Stores k, v ([B, kvH, T, D]) after the current length and returns the full keys/values so far.</summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
+    {
+        long t = k.shape[2];
+        if (Length + t > capacity)
+            throw new PeftSharpException($"KV cache capacity {capacity} exceeded ({Length} + {t} positions): create the cache with a larger capacity");
+        if (keys[layer] is null)
+        {
+            keys[layer] = zeros(new[] { k.shape[0], k.shape[1], capacity, k.shape[3] }, k.dtype, k.device).DetachFromDisposeScope();
+            values[layer] = zeros(new[] { v.shape[0], v.shape[1], capacity, v.shape[3] }, v.dtype, v.device).DetachFromDisposeScope();
+        }
+        keys[layer]!.narrow(2, Length, t).copy_(k);
+        values[layer]!.narrow(2, Length, t).copy_(v);
+        return (keys[layer]!.narrow(2, 0, Length + t), values[layer]!.narrow(2, 0, Length + t));
+    }
+
+    /// <summary>Called by the model after all layers stored <paramref name="t"/> new positions.</summary>
+    public void Advance(int t) => Length += t;
+
+    public void Dispose()
+    {
+        foreach (var k in keys) k?.Dispose();
+        foreach (var v in values) v?.Dispose();
+    }
+}

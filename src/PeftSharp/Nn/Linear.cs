@@ -1,0 +1,39 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Nn;
+
+/// <summary>
+/// y = x W^T + b with checkpoint-named parameters (`weight`, `bias`). Parameters start uninitialised (empty):
+/// models are built to be loaded, and initialising billions of weights only to overwrite them costs seconds.
+/// </summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public Parameter weight;
+    public Parameter? bias;
+
+    public Linear(int inFeatures, int outFeatures, bool hasBias = false, ScalarType dtype = ScalarType.Float32)
+        : base(nameof(Linear))
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        weight = new Parameter(empty(outFeatures, inFeatures, dtype: dtype));
+        bias = hasBias ? new Parameter(zeros(outFeatures, dtype: dtype)) : null;
+        RegisterComponents();
+    }
+
+    /// <summary>A Linear over existing parameters, e.g. an output head tied to the embedding table.</summary>
+    public Linear(Parameter sharedWeight, Parameter? sharedBias = null) : base(nameof(Linear))
+    {
+        OutFeatures = (int)sharedWeight.shape[0];
+        InFeatures = (int)sharedWeight.shape[1];
+        weight = sharedWeight;
+        bias = sharedBias;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+}

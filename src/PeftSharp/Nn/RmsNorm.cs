@@ -1,0 +1,27 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Nn;
+
+/// <summary>RMSNorm as HF's Llama computes it: normalise in fp32, cast back, then scale by the weight.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public Parameter weight;
+    public double Eps { get; }
+
+    public RmsNorm(int size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RmsNorm))
+    {
+        Eps = eps;
+        weight = new Parameter(ones(size, dtype: dtype));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to(ScalarType.Float32);
+        var normed = x32 * rsqrt(x32.pow(2).mean(new long[] { -1 }, keepdim: true) + Eps);
+        return (weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
