@@ -56,7 +56,7 @@ public sealed class TokenSampler : IDisposable
         var cumulative = sorted.softmax(-1).cumsum(-1);
         // A token is dropped when the tokens before it already reach p.
         var dropSorted = (cumulative - sorted.softmax(-1)).ge(p);
-        var drop = zeros_like(dropSorted).scatter(0, order, dropSorted.to(ScalarType.Float32)).to(ScalarType.Bool);
+        var drop = zeros_like(dropSorted).scatter(0, order, dropSorted);
         return scores.masked_fill(drop, double.NegativeInfinity);
     }
 
