@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PeftSharp.IO.SafeTensors;
+using PeftSharp.Models.Llama;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models;
+
+/// <summary>
+/// Writes a model as a Hugging Face folder (config.json, generation_config.json, safetensors shards, tokenizer
+/// files). Everything is written into a temporary sibling folder that is renamed into place at the end, so an
+/// interrupted save never leaves a half-written model behind.
+/// </summary>
+public static class ModelFolderWriter
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <param name="tokenizerFiles">Files copied into the folder under their own names (tokenizer.json, tokenizer.bin...).</param>
+    public static void Save(LlamaForCausalLM model, string outDir, IEnumerable<string>? tokenizerFiles = null,
+        long maxShardBytes = 5L << 30, bool overwrite = false)
+    {
+        var full = Path.GetFullPath(outDir);
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !overwrite)
+            throw new PeftSharpException($"{full} already exists and is not empty: choose a new output folder or remove it first");
+        var parent = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(parent);
+        var tmp = Path.Combine(parent, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId);
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var config = model.Config with { TorchDtype = DTypeName(model.DType) };
+            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJson().ToJsonString(Indented));
+            var gen = new JsonObject();
+            if (config.BosTokenId is { } b) gen["bos_token_id"] = b;
+            if (config.EosTokenIds.Count == 1) gen["eos_token_id"] = config.EosTokenIds[0];
+            else if (config.EosTokenIds.Count > 1) gen["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(e => (JsonNode)e).ToArray());
+            File.WriteAllText(Path.Combine(tmp, "generation_config.json"), gen.ToJsonString(Indented));
+            var tied = model.TiedKeys;
+            var tensors = model.state_dict().Where(kv => !tied.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+            ShardedSafeTensorsWriter.Write(tmp, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
+            foreach (var f in tokenizerFiles ?? Array.Empty<string>())
+                File.Copy(f, Path.Combine(tmp, Path.GetFileName(f)));
+            if (Directory.Exists(full)) Directory.Delete(full, true);
+            Directory.Move(tmp, full);
+        }
+        catch
+        {
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+            throw;
+        }
+    }
+
+    public static string DTypeName(ScalarType t) => t switch
+    {
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => "float32",
+    };
+}
