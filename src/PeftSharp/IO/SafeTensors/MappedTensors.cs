@@ -1,3 +1,4 @@
+using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
@@ -7,37 +8,35 @@ namespace PeftSharp.IO.SafeTensors;
 /// <summary>
 /// Zero-copy CPU tensors over a memory-mapped file. TorchSharp 0.107 has no public from_blob, but its native
 /// THSTensor_new is torch::from_blob with a deleter, and <see cref="torch.Tensor.UnsafeCreateTensor"/> wraps the
-/// handle. Each tensor holds one reference on the mapping's SafeHandle (DangerousAddRef), released by the deleter
-/// libtorch calls when the tensor's storage dies, so the pages stay mapped as long as any tensor (or view of it)
-/// lives, even after the file object is disposed. The mapping is copy-on-write: writing into such a tensor
-/// changes private pages only, never the file.
+/// handle. Each tensor gets its own copy-on-write view of just its bytes, which the deleter unmaps when libtorch
+/// frees the storage (last tensor or view disposed). So the pages live exactly as long as the tensor, even after
+/// the file object is disposed, and writes into the tensor stay private to it: they reach neither the file nor
+/// other loads of the same key.
 /// </summary>
 internal static unsafe class MappedTensors
 {
-    // libtorch passes only the data pointer to the deleter: count references per pointer. Two live mappings never
-    // share an address, so a pointer identifies its mapping while any tensor over it is alive.
-    private static readonly Dictionary<IntPtr, (SafeHandle Mapping, int Count)> Live = new();
+    // libtorch hands the deleter only the data pointer; every view is a separate mmap, so the pointer is unique.
+    private static readonly Dictionary<IntPtr, MemoryMappedViewAccessor> Live = new();
     private static readonly Lock Gate = new();
 
-    public static int LiveCount { get { lock (Gate) return Live.Count; } }
-
-    public static torch.Tensor Create(SafeHandle mapping, byte* data, long[] shape, torch.ScalarType type)
+    public static torch.Tensor Create(MemoryMappedFile map, long fileOffset, long byteLength, long[] shape, torch.ScalarType type)
     {
-        bool added = false;
-        mapping.DangerousAddRef(ref added);
-        var key = (IntPtr)data;
-        lock (Gate)
-            Live[key] = Live.TryGetValue(key, out var entry) ? (entry.Mapping, entry.Count + 1) : (mapping, 1);
+        var view = map.CreateViewAccessor(fileOffset, byteLength, MemoryMappedFileAccess.CopyOnWrite);
+        byte* basePtr = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+        var data = (IntPtr)(basePtr + view.PointerOffset);
+        lock (Gate) Live.Add(data, view);
         IntPtr handle;
         fixed (long* dims = shape)
         {
-            handle = TorchNative.THSTensor_new(key, &Release, dims, shape.Length, (sbyte)type, (sbyte)type,
+            handle = TorchNative.THSTensor_new(data, &Release, dims, shape.Length, (sbyte)type, (sbyte)type,
                 deviceType: 0, deviceIndex: 0, requiresGrad: false);
         }
         if (handle == IntPtr.Zero)
         {
-            ReleaseCore(key); // from_blob failed before taking ownership of the deleter
-            throw new PeftSharpException($"libtorch could not wrap mapped memory as a tensor: {TorchNative.LastError()}");
+            string error = TorchNative.LastError();
+            ReleaseCore(data); // libtorch never took ownership
+            throw new PeftSharpException($"libtorch could not wrap mapped memory as a tensor: {error}");
         }
         return torch.Tensor.UnsafeCreateTensor(handle);
     }
@@ -48,16 +47,12 @@ internal static unsafe class MappedTensors
 
     private static void ReleaseCore(IntPtr data)
     {
-        SafeHandle? mapping = null;
+        MemoryMappedViewAccessor? view;
         lock (Gate)
         {
-            if (Live.TryGetValue(data, out var entry))
-            {
-                mapping = entry.Mapping;
-                if (entry.Count == 1) Live.Remove(data);
-                else Live[data] = (entry.Mapping, entry.Count - 1);
-            }
+            if (!Live.Remove(data, out view)) return;
         }
-        mapping?.DangerousRelease();
+        view.SafeMemoryMappedViewHandle.ReleasePointer();
+        view.Dispose();
     }
 }

@@ -53,10 +53,9 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         {
             long length = stream.Length;
             long headerLength = ReadHeaderLength(stream, length, path);
-            // Copy-on-write: zero-copy tensors may be written to without touching the file.
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite,
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read,
                 HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.CopyOnWrite);
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* basePtr = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
             acquired = true;
@@ -117,15 +116,17 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
     public bool IsAligned(string key)
     {
         var entry = Find(key);
-        return (long)(_data + entry.Begin) % entry.Info.DType.ElementSize() == 0;
+        // Views start on a page boundary, so file-offset alignment is memory alignment.
+        return (8 + HeaderLength + entry.Begin) % entry.Info.DType.ElementSize() == 0;
     }
 
     /// <summary>
     /// A CPU tensor whose storage IS the mapped file (no copy, pages read on first touch) when the data is
     /// aligned (<see cref="IsAligned"/>) and non-empty; otherwise a copy, as <see cref="Load"/>. The mapping
-    /// stays alive until the tensor and all its views are disposed, even if this file is disposed first.
-    /// Writes to the tensor go to private copy-on-write pages, never to the file. Note that replacing or
-    /// truncating the file on disk in place (instead of by rename) while tensors are mapped is undefined.
+    /// (one copy-on-write view per call) stays alive until the tensor and all its views are disposed, even if
+    /// this file is disposed first. Writes to the tensor go to its private pages, never to the file or to other
+    /// loads. Replacing or truncating the file on disk in place (instead of by rename) while tensors are mapped
+    /// is undefined, as for any mmap.
     /// </summary>
     public torch.Tensor LoadMapped(string key)
     {
@@ -133,7 +134,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         if (entry.End == entry.Begin || !IsAligned(key))
             return Load(key);
         torch.empty(0).Dispose(); // make sure TorchSharp has loaded the native library before our P/Invoke
-        return MappedTensors.Create(_view.SafeMemoryMappedViewHandle, _data + entry.Begin, entry.Shape,
+        return MappedTensors.Create(_map, 8 + HeaderLength + entry.Begin, entry.End - entry.Begin, entry.Shape,
             entry.Info.DType.ToScalarType());
     }
 
@@ -149,7 +150,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
     {
         if (_disposed) return;
         _disposed = true;
-        // Mapped tensors hold their own references: the pages are unmapped when the last of them dies.
+        // Mapped tensors own their own views: they stay valid after this.
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
