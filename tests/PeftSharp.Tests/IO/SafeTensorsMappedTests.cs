@@ -80,3 +80,46 @@ public class SafeTensorsMappedTests
         }
     }
 }
+
+public class SafeTensorsAllocationTests
+{
+    [Fact]
+    public void Load_allocates_no_managed_buffer_of_the_tensor_size()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("big.safetensors");
+        using (var scope = NewDisposeScope())
+            SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", randn(1024, 1024))]); // 4 MB
+        using var file = SafeTensorsFile.Open(path);
+        file.Load("w").Dispose(); // warm up JIT and TorchSharp statics
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using var loaded = file.Load("w");
+        using var mapped = file.LoadMapped("w");
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(allocated < 64 * 1024, $"allocated {allocated} managed bytes");
+        Assert.True(loaded.equal(mapped).all().item<bool>());
+    }
+}
+
+public class SafeTensorsReplaceWhileOpenTests
+{
+    [Fact]
+    public void Overwriting_an_open_file_keeps_the_open_one_readable()
+    {
+        using var folder = new TempFolder();
+        using var scope = NewDisposeScope();
+        string path = folder.File("live.safetensors");
+        SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", zeros(4))]);
+        using var old = SafeTensorsFile.Open(path);
+        var mapped = old.LoadMapped("w");
+
+        SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", ones(4))]);
+
+        Assert.Equal(0f, old.Load("w").sum().item<float>());
+        Assert.Equal(0f, mapped.sum().item<float>());
+        using var fresh = SafeTensorsFile.Open(path);
+        Assert.Equal(4f, fresh.Load("w").sum().item<float>());
+    }
+}

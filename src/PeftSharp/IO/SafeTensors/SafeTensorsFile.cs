@@ -7,7 +7,11 @@ namespace PeftSharp.IO.SafeTensors;
 /// <summary>
 /// One .safetensors file, memory-mapped. Opening parses and validates the header only; tensor bytes are read
 /// when a tensor is loaded, straight from the mapped pages into the tensor's storage (no managed buffer).
-/// Thread-safe for concurrent loads.
+/// Memory and speed: the header is parsed in place from the mapping (no copy of it either); <see cref="Load"/>
+/// allocates only the tensor (plus a cast result when a dtype is asked for) and does one memcpy, so the peak is
+/// one tensor's size plus the page cache the kernel can drop. <see cref="LoadMapped"/> skips the memcpy and the
+/// tensor-sized allocation entirely. Loading keys in <see cref="KeysInFileOrder"/> reads the file sequentially.
+/// Thread-safe for concurrent loads; not for Dispose racing a load.
 /// </summary>
 public sealed unsafe class SafeTensorsFile : ITensorSource
 {
