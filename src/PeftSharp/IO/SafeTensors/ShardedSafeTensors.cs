@@ -1,0 +1,141 @@
+using System.Text.Json;
+using TorchSharp;
+
+namespace PeftSharp.IO.SafeTensors;
+
+/// <summary>
+/// A checkpoint split over several safetensors files, described by a Hugging Face index
+/// (<c>{"metadata": {...}, "weight_map": {key: shard file}}</c>). Shards are opened lazily, once each; when a
+/// shard is opened, every key the index assigns to it is checked to really be there.
+/// </summary>
+public sealed class ShardedSafeTensors : ITensorSource
+{
+    public const string IndexFileName = "model.safetensors.index.json";
+    private const long MaxIndexBytes = 100_000_000;
+
+    private readonly Dictionary<string, string> _weightMap;
+    private readonly Dictionary<string, List<string>> _keysByShard;
+    private readonly Dictionary<string, SafeTensorsFile> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _metadata;
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    public string IndexPath { get; }
+    public string Folder { get; }
+    public IReadOnlyCollection<string> ShardFiles => _keysByShard.Keys;
+    public IReadOnlyCollection<string> Keys => _weightMap.Keys;
+    /// <summary>The index's "metadata"; non-string values (total_size) as their JSON text.</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _metadata;
+
+    private ShardedSafeTensors(string indexPath, Dictionary<string, string> weightMap, Dictionary<string, string> metadata)
+    {
+        IndexPath = indexPath;
+        Folder = Path.GetDirectoryName(indexPath)!;
+        _weightMap = weightMap;
+        _metadata = metadata;
+        _keysByShard = weightMap.GroupBy(p => p.Value, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(p => p.Key).ToList(), StringComparer.Ordinal);
+        foreach (var (shard, keys) in _keysByShard)
+        {
+            if (!File.Exists(Path.Combine(Folder, shard)))
+                throw new InvalidFileFormatException(indexPath, $"shard '{shard}' (holding '{keys[0]}' and "
+                    + $"{keys.Count - 1} more tensors) is missing from {Folder}; download or copy the complete checkpoint");
+        }
+    }
+
+    /// <summary>Reads and checks the index; shard files must exist but are not opened yet.</summary>
+    public static ShardedSafeTensors Open(string indexPath)
+    {
+        indexPath = Path.GetFullPath(indexPath);
+        var length = new FileInfo(indexPath).Length;
+        if (length > MaxIndexBytes)
+            throw new InvalidFileFormatException(indexPath, $"index is {length} bytes, over the {MaxIndexBytes / 1_000_000} MB limit; this is not a safetensors index");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidFileFormatException(indexPath, $"index is not valid JSON: {e.Message}", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new InvalidFileFormatException(indexPath, $"index must be a JSON object, but it is a JSON {root.ValueKind}");
+            if (!root.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new InvalidFileFormatException(indexPath, "index has no \"weight_map\" object mapping tensor names to shard files");
+            var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var entry in map.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                    throw new InvalidFileFormatException(indexPath, $"weight_map entry '{entry.Name}' is a JSON {entry.Value.ValueKind}; expected a shard file name");
+                string shard = entry.Value.GetString()!;
+                // Shards live beside the index; anything else (paths, "..") is refused rather than followed.
+                if (shard.Length == 0 || shard is "." or ".." || Path.GetFileName(shard) != shard || shard.Contains('\\'))
+                    throw new InvalidFileFormatException(indexPath, $"weight_map entry '{entry.Name}' names '{shard}', which is not a file name in the index's folder");
+                weightMap.Add(entry.Name, shard);
+            }
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (root.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in meta.EnumerateObject())
+                    metadata[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+            }
+            return new ShardedSafeTensors(indexPath, weightMap, metadata);
+        }
+    }
+
+    public bool Contains(string key) => _weightMap.ContainsKey(key);
+
+    public TensorInfo GetInfo(string key) => ShardOf(key).GetInfo(key);
+
+    public torch.Tensor Load(string key, torch.ScalarType? dtype = null) => ShardOf(key).Load(key, dtype);
+
+    /// <summary>Zero-copy where possible; see <see cref="SafeTensorsFile.LoadMapped"/>.</summary>
+    public torch.Tensor LoadMapped(string key) => ShardOf(key).LoadMapped(key);
+
+    /// <summary>Opens every shard now and checks every key, instead of on first use.</summary>
+    public void Validate()
+    {
+        foreach (var keys in _keysByShard.Values)
+            ShardOf(keys[0]);
+    }
+
+    private SafeTensorsFile ShardOf(string key)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_weightMap.TryGetValue(key, out var shard))
+            throw new TensorNotFoundException(IndexPath, key, _weightMap.Keys);
+        lock (_gate)
+        {
+            if (_open.TryGetValue(shard, out var file))
+                return file;
+            file = SafeTensorsFile.Open(Path.Combine(Folder, shard));
+            foreach (var expected in _keysByShard[shard])
+            {
+                if (!file.Contains(expected))
+                {
+                    file.Dispose();
+                    throw new InvalidFileFormatException(IndexPath, $"weight_map puts tensor '{expected}' in shard "
+                        + $"'{shard}', but that shard does not hold it; the index and shards are from different "
+                        + "checkpoints or a shard is incomplete");
+                }
+            }
+            _open.Add(shard, file);
+            return file;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var file in _open.Values) file.Dispose();
+            _open.Clear();
+        }
+    }
+}
