@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PeftSharp.Tokenization.HuggingFace;
+
+/// <summary>
+/// A Hugging Face tokenizer.json (BPE model): added tokens split first, then normalizer, pre-tokenizer, BPE
+/// and post-processor, as the tokenizers library runs them.
+/// </summary>
+public sealed class HfTokenizer : ITextTokenizer
+{
+    private readonly IHfNormalizer? _normalizer;
+    private readonly IHfPreTokenizer? _preTokenizer;
+    private readonly HfBpeModel _model;
+    private readonly IHfDecoder? _decoder;
+    private readonly IReadOnlyList<int> _prefix;
+    private readonly IReadOnlyList<int> _suffix;
+    private readonly AddedTokenSplitter _splitter;
+    private readonly Dictionary<int, AddedToken> _addedById = [];
+    private readonly Dictionary<string, AddedToken> _addedByContent = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, string> _idToToken = [];
+    private readonly bool _cleanUp;
+
+    public int VocabSize { get; }
+    public int? BosId { get; }
+    public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    public IReadOnlyList<int> EosIds { get; }
+    public int? PadId { get; }
+    public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
+
+    public HfTokenizer(string path, SpecialTokenSettings? settings = null)
+    {
+        settings ??= SpecialTokenSettings.Empty;
+        JsonNode root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidFileFormatException(path, "file is JSON null");
+        }
+        catch (JsonException e) { throw new InvalidFileFormatException(path, $"not valid JSON: {e.Message}", e); }
+        catch (FileNotFoundException e) { throw new InvalidFileFormatException(path, "file not found", e); }
+
+        var model = root["model"] ?? throw new InvalidFileFormatException(path, "no \"model\" section; is this a tokenizer.json?");
+        string modelType = JsonHelpers.Str(model, "type") ?? (model["merges"] is not null ? "BPE" : "(missing)");
+        if (modelType != "BPE")
+            throw new ConfigurationException($"{path}: tokenizer model type '{modelType}' is not supported; supported: BPE");
+
+        _model = new HfBpeModel(model, path);
+        _normalizer = HfNormalizerFactory.Create(root["normalizer"], path);
+        _preTokenizer = HfPreTokenizerFactory.Create(root["pre_tokenizer"], path);
+        _decoder = HfDecoderFactory.Create(root["decoder"], path);
+        var post = HfPostProcessor.Create(root["post_processor"], path);
+
+        foreach (var (token, id) in _model.Vocab) _idToToken[id] = token;
+        if (root["added_tokens"] is JsonArray added)
+            foreach (var node in added.OfType<JsonNode>())
+            {
+                var t = new AddedToken(JsonHelpers.Int(node, "id", -1), JsonHelpers.Str(node, "content") ?? "",
+                    JsonHelpers.Bool(node, "special", false), JsonHelpers.Bool(node, "lstrip", false), JsonHelpers.Bool(node, "rstrip", false));
+                if (t.Id < 0 || t.Content.Length == 0) throw new InvalidFileFormatException(path, $"added token {node.ToJsonString()} needs an id and content");
+                _addedById[t.Id] = t;
+                _addedByContent[t.Content] = t;
+                _idToToken[t.Id] = t.Content;
+            }
+        _splitter = new AddedTokenSplitter(_addedById.Values);
+        VocabSize = _idToToken.Count == 0 ? 0 : _idToToken.Keys.Max() + 1;
+
+        var (bos, eos, pad) = settings.Resolve(TokenToId, post.Prefix.Count > 0 ? post.Prefix[0] : null, null, null);
+        BosId = bos;
+        EosIds = eos;
+        PadId = pad;
+        _prefix = post.Prefix;
+        _suffix = post.Suffix;
+        // Explicit add_bos_token/add_eos_token override the template, as transformers' Llama tokenizers rebuild it.
+        if (settings.AddBosToken == false && BosId is int b && _prefix.Count > 0 && _prefix[0] == b) _prefix = _prefix.Skip(1).ToList();
+        if (settings.AddBosToken == true && BosId is int b2 && !_prefix.Contains(b2)) _prefix = [b2, .. _prefix];
+        if (settings.AddEosToken == true && EosId is int eosId && !_suffix.Contains(eosId)) _suffix = [.. _suffix, eosId];
+        _cleanUp = settings.CleanUpTokenizationSpaces;
+    }
+
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>();
+        if (addSpecialTokens) ids.AddRange(_prefix);
+        var pieces = new List<PreToken>();
+        foreach (var segment in _splitter.Split(text))
+        {
+            if (segment.Token is { } token) { ids.Add(token.Id); continue; }
+            string normalized = _normalizer?.Normalize(segment.Text) ?? segment.Text;
+            pieces.Clear();
+            var whole = new PreToken(normalized, segment.Offset == 0);
+            if (_preTokenizer is null) pieces.Add(whole);
+            else _preTokenizer.Split(whole, pieces);
+            foreach (var piece in pieces) _model.Tokenize(piece.Text, ids);
+        }
+        if (addSpecialTokens) ids.AddRange(_suffix);
+        return ids;
+    }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
+    {
+        var tokens = new List<string>();
+        foreach (int id in ids)
+        {
+            if (!_idToToken.TryGetValue(id, out var token)) continue; // HF skips unknown ids
+            if (skipSpecialTokens && _addedById.TryGetValue(id, out var a) && a.Special) continue;
+            tokens.Add(token);
+        }
+        string text = _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
+        return _cleanUp ? SpecialTokenSettings.CleanUp(text) : text;
+    }
+
+    public string IdToToken(int id) =>
+        _idToToken.TryGetValue(id, out var t) ? t : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
+
+    public int? TokenToId(string token) =>
+        _addedByContent.TryGetValue(token, out var a) ? a.Id : _model.Vocab.TryGetValue(token, out int id) ? id : null;
+}

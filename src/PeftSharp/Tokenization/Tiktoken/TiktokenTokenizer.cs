@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.RegularExpressions;
+using PeftSharp.Tokenization.Bpe;
+
+namespace PeftSharp.Tokenization.Tiktoken;
+
+/// <summary>
+/// A tiktoken vocabulary ("base64token rank" lines) with a split pattern and special tokens, encoding as tiktoken
+/// does: specials split out, regex pieces, then byte-pair merges by lowest rank of the merged bytes.
+/// </summary>
+public sealed class TiktokenTokenizer : ITextTokenizer
+{
+    /// <summary>GPT-2's pattern as tiktoken writes it (r50k_base / gpt2).</summary>
+    public const string Gpt2Pattern = @"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    // Byte strings are held as Latin-1 strings (one char per byte): cheap hashing and concatenation.
+    private readonly Dictionary<string, int> _ranks = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, string> _bytesOf = [];
+    private readonly Dictionary<int, AddedToken> _specials = [];
+    private readonly AddedTokenSplitter _splitter;
+    private readonly Regex _pattern;
+    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+
+    public int VocabSize { get; }
+    public int? BosId { get; }
+    public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    public IReadOnlyList<int> EosIds { get; }
+    public int? PadId { get; }
+
+    /// <param name="specialTokens">Special token text to id, e.g. {"&lt;|endoftext|&gt;": 50256}; null means &lt;|endoftext|&gt; after the last rank.</param>
+    public TiktokenTokenizer(string path, string? pattern = null, IReadOnlyDictionary<string, int>? specialTokens = null, SpecialTokenSettings? settings = null)
+    {
+        if (!File.Exists(path)) throw new InvalidFileFormatException(path, "file not found");
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (line.Length == 0) continue;
+            var parts = line.Split(' ');
+            byte[] bytes;
+            int rank;
+            try
+            {
+                bytes = Convert.FromBase64String(parts[0]);
+                rank = parts.Length == 2 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : throw new FormatException();
+            }
+            catch (FormatException e) { throw new InvalidFileFormatException(path, $"line {lineNo}: expected \"<base64 token> <rank>\"", e); }
+            string key = Encoding.Latin1.GetString(bytes);
+            _ranks[key] = rank;
+            _bytesOf[rank] = key;
+        }
+        if (_ranks.Count == 0) throw new InvalidFileFormatException(path, "no ranks; is this a .tiktoken file?");
+
+        specialTokens ??= new Dictionary<string, int> { ["<|endoftext|>"] = _bytesOf.Keys.Max() + 1 };
+        foreach (var (content, id) in specialTokens) _specials[id] = new AddedToken(id, content);
+        _splitter = new AddedTokenSplitter(_specials.Values);
+        _pattern = new Regex(pattern ?? Gpt2Pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        VocabSize = Math.Max(_bytesOf.Keys.Max(), _specials.Count > 0 ? _specials.Keys.Max() : 0) + 1;
+
+        settings ??= SpecialTokenSettings.Empty;
+        int? endOfText = specialTokens.TryGetValue("<|endoftext|>", out int eot) ? eot : null;
+        var (bos, eos, pad) = settings.Resolve(TokenToId, null, endOfText, null);
+        BosId = bos;
+        EosIds = eos;
+        PadId = pad;
+    }
+
+    /// <summary>Special tokens in the text are always matched (tiktoken's allowed_special="all"); no BOS/EOS is added, as tiktoken adds none.</summary>
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>();
+        foreach (var segment in _splitter.Split(text))
+        {
+            if (segment.Token is { } special) { ids.Add(special.Id); continue; }
+            for (var m = _pattern.Match(segment.Text); m.Success; m = m.NextMatch())
+                if (m.Length > 0) EncodePiece(m.Value, ids);
+        }
+        return ids;
+    }
+
+    private void EncodePiece(string piece, List<int> ids)
+    {
+        if (_cache.TryGetValue(piece, out var cached)) { ids.AddRange(cached); return; }
+        string bytes = Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(piece));
+        int[] result;
+        if (_ranks.TryGetValue(bytes, out int whole)) result = [whole];
+        else
+        {
+            var symbols = new List<int>(bytes.Length);
+            foreach (char b in bytes)
+                symbols.Add(_ranks.TryGetValue(b.ToString(), out int r) ? r
+                    : throw new ConfigurationException($"tiktoken vocabulary has no rank for byte 0x{(int)b:X2}"));
+            result = PairMerger.Merge(symbols, TryMerge).ToArray();
+        }
+        if (_cache.Count > 200_000) _cache.Clear();
+        _cache[piece] = result;
+        ids.AddRange(result);
+    }
+
+    private bool TryMerge(int left, int right, out double priority, out int merged)
+    {
+        bool found = _ranks.TryGetValue(_bytesOf[left] + _bytesOf[right], out merged);
+        priority = merged;
+        return found;
+    }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
+    {
+        var bytes = new List<byte>();
+        foreach (int id in ids)
+        {
+            if (_specials.TryGetValue(id, out var special))
+            {
+                if (!skipSpecialTokens) bytes.AddRange(Encoding.UTF8.GetBytes(special.Content));
+            }
+            else if (_bytesOf.TryGetValue(id, out var s)) bytes.AddRange(Encoding.Latin1.GetBytes(s));
+        }
+        return Utf8Text.DecodeLossy(bytes);
+    }
+
+    /// <summary>The token's bytes shown as byte-level BPE chars would be ambiguous; tiktoken's own view is its bytes, given here as lossy UTF-8.</summary>
+    public string IdToToken(int id) =>
+        _specials.TryGetValue(id, out var s) ? s.Content
+        : _bytesOf.TryGetValue(id, out var b) ? Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(b))
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
+
+    public int? TokenToId(string token) =>
+        _specials.Values.FirstOrDefault(t => t.Content == token)?.Id
+        ?? (_ranks.TryGetValue(Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(token)), out int r) ? r : null);
+}
