@@ -15,8 +15,8 @@ public static class ModelFolderWriter
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <param name="tokenizerFiles">Files copied into the folder under their own names (tokenizer.json, tokenizer.bin...).</param>
-    public static void Save(LlamaForCausalLM model, string outDir, IEnumerable<string>? tokenizerFiles = null,
+    /// <param name="extraFiles">Files copied into the folder (name in the folder -> source path), e.g. the tokenizer's.</param>
+    public static void Save(LlamaForCausalLM model, string outDir, IReadOnlyDictionary<string, string>? extraFiles = null,
         long maxShardBytes = 5L << 30, bool overwrite = false)
     {
         var full = Path.GetFullPath(outDir);
@@ -39,8 +39,9 @@ public static class ModelFolderWriter
             var tied = model.TiedKeys;
             var tensors = model.state_dict().Where(kv => !tied.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
             ShardedSafeTensorsWriter.Write(tmp, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
-            foreach (var f in tokenizerFiles ?? Array.Empty<string>())
-                File.Copy(f, Path.Combine(tmp, Path.GetFileName(f)));
+            // Read + write rather than File.Copy: a copy would inherit read-only modes of the source.
+            foreach (var (name, source) in extraFiles ?? new Dictionary<string, string>())
+                File.WriteAllBytes(Path.Combine(tmp, name), File.ReadAllBytes(source));
             if (Directory.Exists(full)) Directory.Delete(full, true);
             Directory.Move(tmp, full);
         }

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using PeftSharp.Models;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary>`peftsharp convert`: write any loadable model (e.g. a llama2.c checkpoint) as a Hugging Face folder.</summary>
+internal static class ConvertCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
+        var dtype = CommonOptions.DType();
+        var output = new Option<string>("--out", "-o") { Description = "Output folder (must not exist or be empty)", Required = true };
+        var cmd = new Command("convert", "Save a model (llama2.c .bin, HF folder) as a Hugging Face model folder") { model, tokenizer, dtype, output };
+        cmd.SetAction(r =>
+        {
+            TorchRuntime.EnsureInitialized();
+            using var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+            var outDir = r.GetValue(output)!;
+            ModelFolderWriter.Save(lm.Model, outDir, lm.TokenizerFiles());
+            stdout.WriteLine($"wrote {Path.GetFullPath(outDir)} ({lm.Config.ModelType}, {ModelSummary.CountParameters(lm.Model):N0} parameters, {ModelFolderWriter.DTypeName(lm.Model.DType)})");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,130 @@
+using PeftSharp.IO;
+using PeftSharp.IO.HuggingFace;
+using PeftSharp.IO.LlamaC;
+using PeftSharp.IO.SafeTensors;
+using PeftSharp.Models.Llama;
+using PeftSharp.Tokenization;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models;
+
+/// <summary>How to load a model: dtype ("auto" = the checkpoint's, fp16 widened to fp32 on CPU) and an optional tokenizer path.</summary>
+public sealed record ModelLoadOptions
+{
+    public string DType { get; init; } = "auto";
+    public string? TokenizerPath { get; init; }
+}
+
+/// <summary>A loaded causal LM with everything needed to use it: config, tokenizer, generation defaults.</summary>
+public sealed class PretrainedCausalLM : IDisposable
+{
+    public LlamaForCausalLM Model { get; }
+    public ITextTokenizer? Tokenizer { get; }
+    public GenerationConfig? Generation { get; }
+    public ModelLocation Location { get; }
+    public WeightLoadReport LoadReport { get; }
+    readonly IReadOnlyList<string> tokenizerFiles;
+
+    PretrainedCausalLM(LlamaForCausalLM model, (ITextTokenizer? Tokenizer, IReadOnlyList<string> Files) tokenizer, GenerationConfig? generation, ModelLocation location, WeightLoadReport report)
+    {
+        Model = model;
+        Tokenizer = tokenizer.Tokenizer;
+        tokenizerFiles = tokenizer.Files;
+        Generation = generation;
+        Location = location;
+        LoadReport = report;
+    }
+
+    public LlamaConfig Config => Model.Config;
+
+    /// <summary>Loads from a folder, a single file, or a Hugging Face repo id in the local cache.</summary>
+    public static PretrainedCausalLM Load(string model, ModelLoadOptions? options = null)
+    {
+        options ??= new ModelLoadOptions();
+        TorchRuntime.EnsureInitialized();
+        var location = ModelLocator.Resolve(model);
+        LlamaConfig config;
+        ITensorSource source;
+        if (location.Format == ModelFormat.LlamaC)
+        {
+            var ckpt = LlamaCCheckpoint.Open(location.Path);
+            config = LlamaCImport.ConfigFrom(ckpt.Header);
+            source = ckpt;
+        }
+        else
+        {
+            config = LlamaConfig.FromFile(Path.Combine(location.Path, "config.json"));
+            source = SafeTensorsCheckpoint.Open(location.Path);
+        }
+        using (source)
+        {
+            var dtype = ResolveDType(options.DType, config.TorchDtype);
+            var lm = new LlamaForCausalLM(config, dtype);
+            var report = WeightLoader.Load(lm, source, lm.TiedKeys);
+            var tokenizer = LoadTokenizer(location, options.TokenizerPath);
+            var generation = location.Format == ModelFormat.HuggingFaceFolder ? GenerationConfig.FromFolder(location.Path) : null;
+            return new PretrainedCausalLM(lm, tokenizer, generation, location, report);
+        }
+    }
+
+    /// <summary>
+    /// The files the tokenizer was read from, keyed by the name they take in a saved model folder (a llama2.c
+    /// tokenizer such as tok512.bin becomes tokenizer.bin, the name folder loading looks for).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> TokenizerFiles() =>
+        tokenizerFiles.ToDictionary(
+            f => Location.Format == ModelFormat.LlamaC && f.EndsWith(".bin", StringComparison.Ordinal) ? "tokenizer.bin" : Path.GetFileName(f),
+            f => f);
+
+    static readonly string[] TokenizerFileNames = { "tokenizer.json", "tokenizer.model", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json" };
+
+    static (ITextTokenizer?, IReadOnlyList<string>) LoadTokenizer(ModelLocation location, string? explicitPath)
+    {
+        if (explicitPath is not null)
+            return Directory.Exists(explicitPath)
+                ? (TokenizerLoader.FromFolder(explicitPath), FilesIn(explicitPath))
+                : (TokenizerLoader.FromFile(explicitPath), new[] { explicitPath });
+        if (location.Format == ModelFormat.LlamaC)
+        {
+            // llama2.c ships tokenizer.bin (or tok<N>.bin) beside the checkpoint.
+            var candidates = Directory.EnumerateFiles(location.Folder, "*.bin")
+                .Where(f => Path.GetFileName(f) is var n && (n == "tokenizer.bin" || n.StartsWith("tok", StringComparison.Ordinal)) && Path.GetFullPath(f) != Path.GetFullPath(location.Path))
+                .ToList();
+            return candidates.Count == 1 ? (TokenizerLoader.FromFile(candidates[0]), candidates) : (null, Array.Empty<string>());
+        }
+        var files = FilesIn(location.Path);
+        bool hasTokenizer = files.Any(f => Path.GetFileName(f) is "tokenizer.json" or "tokenizer.model" or "tokenizer.bin")
+            || Directory.EnumerateFiles(location.Path, "*.tiktoken").Any();
+        return hasTokenizer ? (TokenizerLoader.FromFolder(location.Path), files) : (null, Array.Empty<string>());
+    }
+
+    static IReadOnlyList<string> FilesIn(string folder) =>
+        TokenizerFileNames.Select(n => Path.Combine(folder, n)).Where(File.Exists)
+            .Concat(Directory.EnumerateFiles(folder, "*.tiktoken")).ToList();
+
+    public static ScalarType ResolveDType(string requested, string? checkpointDType)
+    {
+        string name = requested == "auto" ? checkpointDType ?? "float32" : requested;
+        return name switch
+        {
+            "float32" or "fp32" => ScalarType.Float32,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            // fp16 matmul on CPU is hundreds of times slower than bf16; fp32 keeps every fp16 value exactly.
+            "float16" or "fp16" or "half" => requested == "auto" ? ScalarType.Float32 : throw new ConfigurationException(
+                "dtype float16 is not supported on CPU (hundreds of times slower than bfloat16): use --dtype bfloat16 or float32"),
+            _ => throw new ConfigurationException($"unknown dtype '{name}': use auto, float32 or bfloat16"),
+        };
+    }
+
+    /// <summary>Stop ids for generation: the tokenizer's EOS ids, else generation_config's, else config.json's.</summary>
+    public IReadOnlyCollection<int> StopTokenIds()
+    {
+        var ids = new HashSet<int>();
+        if (Generation?.EosTokenIds is { Count: > 0 } g) ids.UnionWith(g);
+        else if (Config.EosTokenIds.Count > 0) ids.UnionWith(Config.EosTokenIds);
+        if (Tokenizer?.EosId is { } e) ids.Add(e);
+        return ids;
+    }
+
+    public void Dispose() => Model.Dispose();
+}
