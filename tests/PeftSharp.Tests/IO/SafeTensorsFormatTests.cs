@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
@@ -24,7 +25,7 @@ public class SafeTensorsFormatTests
     [Fact]
     public void Hand_assembled_file_loads_to_the_expected_values()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         // Deliberately unsorted keys, no padding and out-of-order offsets: all legal per the spec.
         string header = """{"b":{"dtype":"I16","shape":[3],"data_offsets":[16,22]},"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"c":{"dtype":"BF16","shape":[],"data_offsets":[22,24]},"e":{"dtype":"U8","shape":[0,4],"data_offsets":[24,24]}}""";
         var data = new List<byte>();
@@ -52,7 +53,7 @@ public class SafeTensorsFormatTests
     [Fact]
     public void Written_file_follows_the_spec_byte_for_byte()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>
         {
@@ -92,7 +93,7 @@ public class SafeTensorsFormatTests
     [Fact]
     public void Huge_declared_shape_is_rejected_without_allocating()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         string path = folder.File("huge.safetensors");
         File.WriteAllBytes(path, Assemble("""{"w":{"dtype":"F32","shape":[1000000,1000000],"data_offsets":[0,4000000000000]}}""", 8));
         long before = GC.GetAllocatedBytesForCurrentThread();

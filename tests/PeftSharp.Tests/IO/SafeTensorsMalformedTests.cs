@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Text;
 using PeftSharp.IO.SafeTensors;
 
@@ -52,7 +53,7 @@ public class SafeTensorsMalformedTests
     public void Malformed_file_is_rejected_with_a_specific_message(string name)
     {
         var (bytes, expected) = Table[name];
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         string path = folder.File("bad.safetensors");
         File.WriteAllBytes(path, bytes);
 

@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.IO.SafeTensors;
 
 namespace PeftSharp.Tests.IO;
@@ -7,7 +8,7 @@ public class SafeTensorsMappedTests
     [Fact]
     public void Mapped_tensor_equals_the_copy_and_outlives_the_file_object()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var expected = randn(64, 33);
         string path = folder.File("m.safetensors");
@@ -31,7 +32,7 @@ public class SafeTensorsMappedTests
     [Fact]
     public void Writing_into_a_mapped_tensor_never_changes_the_file()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         string path = folder.File("cow.safetensors");
         SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", zeros(1000))]);
@@ -50,7 +51,7 @@ public class SafeTensorsMappedTests
     [Fact]
     public void Unaligned_or_empty_data_falls_back_to_a_copy()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         string path = folder.File("u.safetensors");
         // "a" (I8, 3 bytes) sorts first, so "b" (F32) starts at data offset 3.
@@ -65,7 +66,7 @@ public class SafeTensorsMappedTests
     [Fact]
     public void Many_mapped_loads_and_disposals_keep_working()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         string path = folder.File("many.safetensors");
         using (var scope = NewDisposeScope())
             SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", arange(256, float32))]);
@@ -86,7 +87,7 @@ public class SafeTensorsAllocationTests
     [Fact]
     public void Load_allocates_no_managed_buffer_of_the_tensor_size()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         string path = folder.File("big.safetensors");
         using (var scope = NewDisposeScope())
             SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", randn(1024, 1024))]); // 4 MB
@@ -108,7 +109,7 @@ public class SafeTensorsReplaceWhileOpenTests
     [Fact]
     public void Overwriting_an_open_file_keeps_the_open_one_readable()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         string path = folder.File("live.safetensors");
         SafeTensorsWriter.Write(path, [KeyValuePair.Create("w", zeros(4))]);

@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.IO;
 using PeftSharp.IO.SafeTensors;
 
@@ -26,7 +27,7 @@ public class SafeTensorsRoundTripTests
     [MemberData(nameof(AllDTypes))]
     public void Every_dtype_round_trips_with_odd_shapes(TensorDType dtype)
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var tensors = OddShapes.Select((s, i) => KeyValuePair.Create($"t{i}", Random(dtype, s))).ToList();
         string path = folder.File("all.safetensors");
@@ -51,7 +52,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Metadata_round_trips_and_is_empty_when_absent()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "ünïcode + \"quotes\"", ["empty"] = "" };
         using var t = ones(2);
         SafeTensorsWriter.Write(folder.File("m.safetensors"), [KeyValuePair.Create("w", t)], metadata);
@@ -66,7 +67,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Load_casts_to_the_requested_dtype()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var t = tensor(new float[] { 1.5f, -2f, 3.25f });
         SafeTensorsWriter.Write(folder.File("c.safetensors"), [KeyValuePair.Create("w", t)]);
         using var file = SafeTensorsFile.Open(folder.File("c.safetensors"));
@@ -78,7 +79,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Non_contiguous_tensors_are_written_in_logical_order()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var t = arange(6, int32).reshape(2, 3).t(); // 3x2, strided
         SafeTensorsWriter.Write(folder.File("t.safetensors"), [KeyValuePair.Create("w", t)]);
@@ -89,7 +90,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Unknown_key_names_the_key_and_lists_available_ones()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         SafeTensorsWriter.Write(folder.File("k.safetensors"),
             [KeyValuePair.Create("model.layers.0.q_proj.weight", ones(1)), KeyValuePair.Create("model.norm.weight", ones(1))]);
@@ -106,7 +107,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Failed_write_leaves_the_existing_file_intact_and_no_temp_files()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         string path = folder.File("keep.safetensors");
         SafeTensorsWriter.Write(path, [KeyValuePair.Create("a", arange(10, float32))]);
@@ -127,7 +128,7 @@ public class SafeTensorsRoundTripTests
     [Fact]
     public void Writer_rejects_duplicate_names_and_unstorable_dtypes()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var dup = Assert.Throws<PeftSharpException>(() => SafeTensorsWriter.Write(folder.File("d.safetensors"),
             [KeyValuePair.Create("a", ones(1)), KeyValuePair.Create("a", ones(1))]));

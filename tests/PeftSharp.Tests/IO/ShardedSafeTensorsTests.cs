@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Text.Json;
 using PeftSharp.IO;
 using PeftSharp.IO.SafeTensors;
@@ -18,7 +19,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Sharded_write_then_read_round_trips_with_total_size()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var model = Model();
 
@@ -49,7 +50,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Everything_that_fits_goes_to_model_safetensors_and_stale_shards_are_removed()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         var model = Model();
         ShardedSafeTensorsWriter.Write(folder.Path, model, maxShardBytes: 200);
@@ -67,7 +68,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Missing_shard_is_named_with_the_index()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         ShardedSafeTensorsWriter.Write(folder.Path, Model(), maxShardBytes: 200);
         File.Delete(folder.File("model-00002-of-00003.safetensors"));
@@ -81,7 +82,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Key_missing_from_its_shard_is_reported_when_the_shard_opens()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         ShardedSafeTensorsWriter.Write(folder.Path, Model(), maxShardBytes: 200);
         string index = folder.File("model.safetensors.index.json");
@@ -96,7 +97,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Index_with_a_path_outside_its_folder_is_refused()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         string index = folder.File("model.safetensors.index.json");
         File.WriteAllText(index, """{"metadata":{},"weight_map":{"w":"../evil.safetensors"}}""");
         var e = Assert.Throws<InvalidFileFormatException>(() => ShardedSafeTensors.Open(index));
@@ -106,7 +107,7 @@ public class ShardedSafeTensorsTests
     [Fact]
     public void Checkpoint_open_accepts_file_index_and_folder_and_explains_an_unusable_folder()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDir();
         using var scope = NewDisposeScope();
         SafeTensorsWriter.Write(folder.File("adapter.safetensors"), [KeyValuePair.Create("w", ones(2))]);
         using (var byFolder = SafeTensorsCheckpoint.Open(folder.Path))
@@ -120,7 +121,7 @@ public class ShardedSafeTensorsTests
         Assert.Contains("adapter.safetensors, config.json, other.safetensors", e.Message);
         Assert.Contains("model.safetensors.index.json", e.Message);
 
-        using var empty = new TempFolder();
+        using var empty = new TempDir();
         var none = Assert.Throws<PeftSharpException>(() => SafeTensorsCheckpoint.Open(empty.Path));
         Assert.Contains("it is empty", none.Message);
     }

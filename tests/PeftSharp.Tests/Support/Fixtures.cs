@@ -21,15 +21,16 @@ public static class Fixtures
             : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"));
 
     /// <summary>The fixture's path, or skips the test with a message naming where it was looked for.</summary>
-    public static string Require(string relative)
+    public static string Require(params string[] parts)
     {
+        var relative = Path.Combine(parts);
         var p = Path.Combine(Root, relative);
         if (!File.Exists(p) && !Directory.Exists(p))
             Assert.Skip($"fixture '{relative}' not found under {Root} (set PEFTSHARP_FIXTURES to the fixtures folder)");
         return p;
     }
 
-    public static string Golden(string relative) => Path.Combine(AppContext.BaseDirectory, "Golden", relative);
+    public static string Golden(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Golden", .. parts]);
 
     /// <summary>A fresh empty folder under the system temp folder, removed when disposed.</summary>
     public static TempDir NewTempDir() => new();

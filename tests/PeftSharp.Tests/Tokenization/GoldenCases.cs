@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -13,7 +14,7 @@ public sealed record GoldenCase(
 internal static class GoldenCases
 {
     public static GoldenCase[] Load(string folder) =>
-        JsonSerializer.Deserialize<GoldenCase[]>(File.ReadAllText(TestPaths.Golden(folder, "cases.json")))
+        JsonSerializer.Deserialize<GoldenCase[]>(File.ReadAllText(Fixtures.Golden("tokenizers", folder, "cases.json")))
             ?? throw new InvalidDataException($"{folder}/cases.json is empty");
 
     /// <summary>Theory rows: folder and case index, so each case reports on its own.</summary>

@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.Tokenization;
 using PeftSharp.Tokenization.HuggingFace;
 
@@ -7,7 +8,7 @@ public class HfTokenizerGoldenTests
 {
     public static TheoryData<string, int> Cases => GoldenCases.Rows("sp_bpe_hf", "bytelevel_qwen2", "bytelevel_llama3");
 
-    private static ITextTokenizer Load(string folder) => TokenizerLoader.FromFolder(TestPaths.Golden(folder));
+    private static ITextTokenizer Load(string folder) => TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", folder));
 
     [Theory]
     [MemberData(nameof(Cases))]

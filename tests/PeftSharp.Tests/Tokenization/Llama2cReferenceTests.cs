@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Text;
 using PeftSharp.Tokenization.Llama2c;
 
@@ -36,8 +37,8 @@ public class Llama2cReferenceTests
     [Fact]
     public void Heap_merge_equals_run_c_on_shakespeare()
     {
-        var tok = new Llama2cTokenizer(TestPaths.FixtureOrSkip("models", "stories260K", "tok512.bin"), 512);
-        var lines = File.ReadLines(TestPaths.FixtureOrSkip("data", "tinyshakespeare.txt")).Take(400).ToList();
+        var tok = new Llama2cTokenizer(Fixtures.Require("models", "stories260K", "tok512.bin"), 512);
+        var lines = File.ReadLines(Fixtures.Require("data", "tinyshakespeare.txt")).Take(400).ToList();
         lines.Add(string.Join(" ", lines.Take(40))); // one long input
         foreach (var line in lines)
             Assert.Equal(RunCEncode(tok, line), tok.Encode(line, addSpecialTokens: false));

@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.Tokenization;
 using PeftSharp.Tokenization.Llama2c;
 
@@ -5,7 +6,7 @@ namespace PeftSharp.Tests.Tokenization;
 
 public class Llama2cTokenizerTests
 {
-    private static Llama2cTokenizer Load() => new(TestPaths.FixtureOrSkip("models", "stories260K", "tok512.bin"), vocabSize: 512);
+    private static Llama2cTokenizer Load() => new(Fixtures.Require("models", "stories260K", "tok512.bin"), vocabSize: 512);
 
     [Fact]
     public void Reads_the_stories260K_vocabulary()
@@ -56,7 +57,7 @@ public class Llama2cTokenizerTests
     [Fact]
     public void Loader_picks_tokenizer_bin_from_a_file_path()
     {
-        var tok = TokenizerLoader.FromFile(TestPaths.FixtureOrSkip("models", "stories260K", "tok512.bin"));
+        var tok = TokenizerLoader.FromFile(Fixtures.Require("models", "stories260K", "tok512.bin"));
         Assert.IsType<Llama2cTokenizer>(tok);
     }
 }

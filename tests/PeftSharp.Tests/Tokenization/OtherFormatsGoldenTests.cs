@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.Tokenization;
 using PeftSharp.Tokenization.Tiktoken;
 
@@ -13,7 +14,7 @@ public class OtherFormatsGoldenTests
     public void Sentencepiece_model_encodes_like_sentencepiece(string folder, int index)
     {
         var c = GoldenCases.Load(folder)[index];
-        var tok = TokenizerLoader.FromFolder(TestPaths.Golden(folder));
+        var tok = TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", folder));
         Assert.Equal(c.Ids, tok.Encode(c.Text, addSpecialTokens: false));
         Assert.Equal(c.IdsWithSpecial, tok.Encode(c.Text, addSpecialTokens: true));
         Assert.Equal(c.Decoded, tok.Decode(c.IdsWithSpecial));
@@ -24,7 +25,7 @@ public class OtherFormatsGoldenTests
     public void Tiktoken_file_encodes_like_tiktoken(string folder, int index)
     {
         var c = GoldenCases.Load(folder)[index];
-        string file = TestPaths.FixtureOrSkip("whisper", "gpt2.tiktoken");
+        string file = Fixtures.Require("whisper", "gpt2.tiktoken");
         var tok = Tiktoken(file);
         Assert.Equal(c.Ids, tok.Encode(c.Text, addSpecialTokens: false));
         Assert.Equal(c.IdsWithSpecial, tok.Encode(c.Text, addSpecialTokens: true));
@@ -38,7 +39,7 @@ public class OtherFormatsGoldenTests
     [Fact]
     public void Tiktoken_matches_special_tokens_in_text()
     {
-        var tok = Tiktoken(TestPaths.FixtureOrSkip("whisper", "gpt2.tiktoken"));
+        var tok = Tiktoken(Fixtures.Require("whisper", "gpt2.tiktoken"));
         Assert.Equal(50256, tok.EosId);
         Assert.Equal(50257, tok.VocabSize);
         var ids = tok.Encode("Hello world<|endoftext|>");
@@ -50,7 +51,7 @@ public class OtherFormatsGoldenTests
     [Fact]
     public void Sentencepiece_model_reports_its_special_ids()
     {
-        var tok = TokenizerLoader.FromFile(TestPaths.Golden("sp_bpe", "tokenizer.model"));
+        var tok = TokenizerLoader.FromFile(Fixtures.Golden("tokenizers", "sp_bpe", "tokenizer.model"));
         Assert.Equal(1, tok.BosId);
         Assert.Equal(2, tok.EosId);
         Assert.Equal(800, tok.VocabSize);

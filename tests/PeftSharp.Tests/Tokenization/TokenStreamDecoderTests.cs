@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using System.Text;
 using PeftSharp.Tokenization;
 
@@ -24,7 +25,7 @@ public class TokenStreamDecoderTests
     [MemberData(nameof(Folders))]
     public void Streamed_text_equals_the_full_decode(string folder)
     {
-        var tok = TokenizerLoader.FromFolder(TestPaths.Golden(folder));
+        var tok = TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", folder));
         foreach (var c in GoldenCases.Load(folder))
             Assert.Equal(tok.Decode(c.IdsWithSpecial), Stream(tok, c.IdsWithSpecial));
     }
@@ -32,7 +33,7 @@ public class TokenStreamDecoderTests
     [Fact]
     public void Streams_llama2c_bytes_and_the_space_after_bos()
     {
-        var tok = TokenizerLoader.FromFile(TestPaths.FixtureOrSkip("models", "stories260K", "tok512.bin"));
+        var tok = TokenizerLoader.FromFile(Fixtures.Require("models", "stories260K", "tok512.bin"));
         foreach (var text in new[] { "Once upon a time", "héllo 🤗 wörld", "a\nb" })
             Assert.Equal(text, Stream(tok, tok.Encode(text)));
     }
@@ -40,7 +41,7 @@ public class TokenStreamDecoderTests
     [Fact]
     public void Holds_back_an_incomplete_character_until_its_last_byte()
     {
-        var tok = TokenizerLoader.FromFolder(TestPaths.Golden("sp_bpe"));
+        var tok = TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", "sp_bpe"));
         var ids = tok.Encode("🤗", addSpecialTokens: false); // ▁ then four byte-fallback pieces
         var decoder = new TokenStreamDecoder(tok);
         var pieces = ids.Select(decoder.Push).ToList();

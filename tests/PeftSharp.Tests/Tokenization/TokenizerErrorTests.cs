@@ -1,3 +1,4 @@
+using PeftSharp.Tests.Support;
 using PeftSharp.Tokenization;
 
 namespace PeftSharp.Tests.Tokenization;
@@ -71,7 +72,7 @@ public sealed class TokenizerErrorTests : IDisposable
     [Fact]
     public void Truncated_tokenizer_model_is_an_invalid_file()
     {
-        var bytes = File.ReadAllBytes(TestPaths.Golden("sp_bpe", "tokenizer.model"));
+        var bytes = File.ReadAllBytes(Fixtures.Golden("tokenizers", "sp_bpe", "tokenizer.model"));
         string path = WriteBytes("tokenizer.model", bytes[..(bytes.Length / 2)]);
         var e = Assert.Throws<InvalidFileFormatException>(() => TokenizerLoader.FromFile(path));
         Assert.Contains("truncated", e.Message);
@@ -80,7 +81,7 @@ public sealed class TokenizerErrorTests : IDisposable
     [Fact]
     public void Truncated_tokenizer_bin_is_an_invalid_file()
     {
-        var bytes = File.ReadAllBytes(TestPaths.FixtureOrSkip("models", "stories260K", "tok512.bin"));
+        var bytes = File.ReadAllBytes(Fixtures.Require("models", "stories260K", "tok512.bin"));
         string path = WriteBytes("tokenizer.bin", bytes[..(bytes.Length - 3)]);
         var e = Assert.Throws<InvalidFileFormatException>(() => TokenizerLoader.FromFile(path));
         Assert.Contains("truncated", e.Message);
@@ -101,7 +102,7 @@ public sealed class TokenizerErrorTests : IDisposable
     public void Special_tokens_are_read_from_the_folder_configs()
     {
         foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json" })
-            File.Copy(TestPaths.Golden("bytelevel_qwen2", f), Path.Combine(_dir, f));
+            File.Copy(Fixtures.Golden("tokenizers", "bytelevel_qwen2", f), Path.Combine(_dir, f));
         Write("generation_config.json", """{"bos_token_id": 0, "eos_token_id": [2, 0]}""");
         var tok = TokenizerLoader.FromFolder(_dir);
         Assert.Equal(0, tok.EosId);        // tokenizer_config eos_token first
@@ -113,7 +114,7 @@ public sealed class TokenizerErrorTests : IDisposable
     [Fact]
     public void Token_objects_and_add_eos_token_in_tokenizer_config_are_honoured()
     {
-        File.Copy(TestPaths.Golden("sp_bpe", "tokenizer.model"), Path.Combine(_dir, "tokenizer.model"));
+        File.Copy(Fixtures.Golden("tokenizers", "sp_bpe", "tokenizer.model"), Path.Combine(_dir, "tokenizer.model"));
         Write("tokenizer_config.json", """{"bos_token": {"content": "<s>"}, "eos_token": {"content": "</s>"}, "add_eos_token": true}""");
         var tok = TokenizerLoader.FromFolder(_dir);
         var ids = tok.Encode("Hello");
