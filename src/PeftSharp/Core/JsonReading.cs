@@ -91,7 +91,10 @@ public sealed class JsonReading
         throw Wrong(key, "an integer or a list of integers", v);
     }
 
-    JsonElement Get(string key) => root.GetProperty(key);
+    JsonElement Get(string key) =>
+        root.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? v
+            : throw new InvalidFileFormatException(Source, $"required field '{key}' is missing");
 
     InvalidFileFormatException Wrong(string key, string expected, JsonElement found) =>
         new(Source, $"'{key}' must be {expected}, found {found.ValueKind} {Truncate(found.GetRawText())}");

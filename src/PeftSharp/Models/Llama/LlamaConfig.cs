@@ -42,6 +42,7 @@ public sealed record LlamaConfig
             throw new ConfigurationException(
                 $"{j.Source}: model_type '{modelType}' is not a Llama-family decoder this version loads " +
                 $"(supported: {string.Join(", ", SupportedModelTypes)})");
+        int vocab = j.RequireInt("vocab_size");
         int hidden = j.RequireInt("hidden_size");
         int heads = j.RequireInt("num_attention_heads");
         var rope = j.Object("rope_parameters");
@@ -49,7 +50,7 @@ public sealed record LlamaConfig
         var cfg = new LlamaConfig
         {
             ModelType = modelType,
-            VocabSize = j.RequireInt("vocab_size"),
+            VocabSize = vocab,
             HiddenSize = hidden,
             IntermediateSize = j.RequireInt("intermediate_size"),
             NumHiddenLayers = j.RequireInt("num_hidden_layers"),

@@ -1,0 +1,86 @@
+using PeftSharp.Tests.Support;
+
+namespace PeftSharp.Tests.Cli;
+
+public class CliTests
+{
+    const string KnownStart = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+
+    [Fact]
+    public void Generate_on_stories260K_reproduces_the_known_greedy_text()
+    {
+        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
+        var r = CliRunner.Run("generate", "--model", model, "--max-new-tokens", "40");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.StartsWith(KnownStart, r.Out);
+    }
+
+    [Fact]
+    public void Convert_to_an_HF_folder_then_generate_gives_the_same_text()
+    {
+        var folder = Fixtures.Require("models", "stories260K");
+        using var tmp = Fixtures.NewTempDir();
+        var outDir = Path.Combine(tmp.Path, "stories-hf");
+        var c = CliRunner.Run("convert", "--model", folder, "--out", outDir);
+        Assert.True(c.ExitCode == 0, c.Err);
+        foreach (var f in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.bin" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        var original = CliRunner.Run("generate", "-m", folder, "-n", "50");
+        var converted = CliRunner.Run("generate", "-m", outDir, "-n", "50");
+        Assert.Equal(0, converted.ExitCode);
+        Assert.StartsWith(KnownStart, converted.Out);
+        Assert.Equal(original.Out, converted.Out);
+
+        // Converting again into the same folder refuses rather than overwrite.
+        var again = CliRunner.Run("convert", "--model", folder, "--out", outDir);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("already exists", again.Err);
+    }
+
+    [Fact]
+    public void Generate_continues_a_prompt_and_sampling_is_seeded()
+    {
+        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
+        var a = CliRunner.Run("generate", "-m", model, "-p", "Tom had a red ball", "-n", "30", "--temperature", "0.9", "--top-p", "0.9", "--seed", "3");
+        var b = CliRunner.Run("generate", "-m", model, "-p", "Tom had a red ball", "-n", "30", "--temperature", "0.9", "--top-p", "0.9", "--seed", "3");
+        Assert.Equal(0, a.ExitCode);
+        Assert.StartsWith("Tom had a red ball", a.Out);
+        Assert.True(a.Out.Length > "Tom had a red ball".Length + 20);
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
+    public void Inspect_prints_architecture_counts_and_tokenizer()
+    {
+        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
+        var r = CliRunner.Run("inspect", "--model", model);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("5 layers, hidden 64, intermediate 172", r.Out);
+        Assert.Contains("8 heads, 4 key/value heads (GQA)", r.Out);
+        Assert.Contains("parameters   260,032", r.Out);
+        Assert.Contains("BOS 1, EOS 2", r.Out);
+    }
+
+    [Theory]
+    [InlineData("does/not-exist", "not in the Hugging Face cache")]
+    [InlineData("/no/such/folder/model.safetensors", "not found")]
+    public void Missing_models_fail_with_a_message_that_says_what_to_do(string model, string expected)
+    {
+        var r = CliRunner.Run("generate", "--model", model);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Err);
+        Assert.StartsWith("error: ", r.Err);
+    }
+
+    [Fact]
+    public void Bad_sampling_options_are_rejected()
+    {
+        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
+        var r = CliRunner.Run("generate", "-m", model, "--top-p", "1.5");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("top_p", r.Err);
+        var d = CliRunner.Run("generate", "-m", model, "--dtype", "float16");
+        Assert.Equal(1, d.ExitCode);
+        Assert.Contains("bfloat16", d.Err);
+    }
+}
