@@ -21,3 +21,13 @@ public interface ITensorSource : IDisposable
     torch.Tensor Load(string key, torch.ScalarType? dtype = null);
     IReadOnlyDictionary<string, string> Metadata { get; }
 }
+
+/// <summary>
+/// A source that can hand out tensors backed directly by the file's memory mapping (zero-copy, copy-on-write),
+/// so a loaded model shares its pages with the OS page cache instead of holding a private copy.
+/// </summary>
+public interface IMappedTensorSource : ITensorSource
+{
+    /// <summary>The stored tensor over mapped memory (a copy where the data is misaligned). Owned by the caller.</summary>
+    torch.Tensor LoadMapped(string key);
+}

@@ -13,6 +13,8 @@ public sealed record ModelLoadOptions
 {
     public string DType { get; init; } = "auto";
     public string? TokenizerPath { get; init; }
+    /// <summary>Use the checkpoint's memory-mapped pages as the weights where the dtype matches (no copy).</summary>
+    public bool MemoryMapped { get; init; } = true;
 }
 
 /// <summary>A loaded causal LM with everything needed to use it: config, tokenizer, generation defaults.</summary>
@@ -60,7 +62,7 @@ public sealed class PretrainedCausalLM : IDisposable
         {
             var dtype = ResolveDType(options.DType, config.TorchDtype);
             var lm = new LlamaForCausalLM(config, dtype);
-            var report = WeightLoader.Load(lm, source, lm.TiedKeys);
+            var report = WeightLoader.Load(lm, source, lm.TiedKeys, options.MemoryMapped);
             var tokenizer = LoadTokenizer(location, options.TokenizerPath);
             var generation = location.Format == ModelFormat.HuggingFaceFolder ? GenerationConfig.FromFolder(location.Path) : null;
             return new PretrainedCausalLM(lm, tokenizer, generation, location, report);

@@ -1,4 +1,5 @@
 using PeftSharp.IO;
+using PeftSharp.IO.SafeTensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,11 @@ public static class WeightLoader
     /// <summary>Keys a checkpoint may carry that are derived state, not weights.</summary>
     static bool Ignorable(string key) => key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal);
 
-    public static WeightLoadReport Load(nn.Module module, ITensorSource source, IReadOnlySet<string>? tiedKeys = null)
+    /// <param name="mapped">
+    /// Where the source can map its file and a tensor's dtype already matches, make the parameter use the mapped
+    /// pages (no copy, shared with the page cache, copy-on-write if modified) instead of copying them.
+    /// </param>
+    public static WeightLoadReport Load(nn.Module module, ITensorSource source, IReadOnlySet<string>? tiedKeys = null, bool mapped = false)
     {
         var targets = module.state_dict();
         var missing = new List<string>();
@@ -36,8 +41,16 @@ public static class WeightLoader
                 if (!info.Shape.SequenceEqual(target.shape))
                     throw new PeftSharpException(
                         $"weight '{key}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{string.Join(", ", target.shape)}]: config.json does not describe these weights");
-                using var t = source.Load(key, target.dtype);
-                target.copy_(t);
+                if (mapped && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
+                {
+                    using var m = ms.LoadMapped(key);
+                    target.set_(m);
+                }
+                else
+                {
+                    using var t = source.Load(key, target.dtype);
+                    target.copy_(t);
+                }
                 loaded.Add(key);
             }
         }

@@ -27,6 +27,25 @@ public class ModelFolderTests
     }
 
     [Fact]
+    public void Memory_mapped_weights_compute_the_same_and_writes_never_reach_the_file()
+    {
+        var model = TinyModels.Random(TinyModels.Config(tied: true), seed: 4);
+        using var tmp = Fixtures.NewTempDir();
+        var dir = Path.Combine(tmp.Path, "m");
+        ModelFolderWriter.Save(model, dir);
+        var ids = TinyModels.Ids(new long[] { 1, 2, 3, 4 });
+        using var copied = PretrainedCausalLM.Load(dir, new ModelLoadOptions { MemoryMapped = false });
+        using var mapped = PretrainedCausalLM.Load(dir, new ModelLoadOptions { MemoryMapped = true });
+        using var _ = no_grad();
+        var expected = copied.Model.Forward(ids);
+        Assert.Equal(0f, (expected - mapped.Model.Forward(ids)).abs().max().item<float>());
+        mapped.Model.model.embed_tokens.weight.mul_(2);   // copy-on-write: private to this model
+        Assert.Same(mapped.Model.model.embed_tokens.weight, mapped.Model.lm_head.weight);
+        using var again = PretrainedCausalLM.Load(dir);
+        Assert.Equal(0f, (expected - again.Model.Forward(ids)).abs().max().item<float>());
+    }
+
+    [Fact]
     public void A_checkpoint_that_does_not_match_its_config_names_the_key_and_both_shapes()
     {
         var model = TinyModels.Random(TinyModels.Config(), seed: 1);

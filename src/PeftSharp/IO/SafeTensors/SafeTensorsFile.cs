@@ -13,7 +13,7 @@ namespace PeftSharp.IO.SafeTensors;
 /// tensor-sized allocation entirely. Loading keys in <see cref="KeysInFileOrder"/> reads the file sequentially.
 /// Thread-safe for concurrent loads; not for Dispose racing a load.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : ITensorSource
+public sealed unsafe class SafeTensorsFile : IMappedTensorSource
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;

@@ -8,7 +8,7 @@ namespace PeftSharp.IO.SafeTensors;
 /// (<c>{"metadata": {...}, "weight_map": {key: shard file}}</c>). Shards are opened lazily, once each; when a
 /// shard is opened, every key the index assigns to it is checked to really be there.
 /// </summary>
-public sealed class ShardedSafeTensors : ITensorSource
+public sealed class ShardedSafeTensors : IMappedTensorSource
 {
     public const string IndexFileName = "model.safetensors.index.json";
     private const long MaxIndexBytes = 100_000_000;
