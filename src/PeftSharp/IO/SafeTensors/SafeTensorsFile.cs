@@ -96,6 +96,9 @@ public sealed unsafe class SafeTensorsFile : IMappedTensorSource
 
     public bool Contains(string key) => _header.Entries.ContainsKey(key);
 
+    /// <summary>Where a tensor's bytes start, relative to the data section (which begins at 8 + HeaderLength).</summary>
+    public long DataOffset(string key) => Find(key).Begin;
+
     public TensorInfo GetInfo(string key) => Find(key).Info;
 
     /// <summary>Copies the tensor out of the mapped file into a new CPU tensor (cast when <paramref name="dtype"/> differs).</summary>

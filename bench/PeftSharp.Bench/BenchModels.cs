@@ -1,0 +1,44 @@
+using PeftSharp.Models;
+using PeftSharp.Models.Llama;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Bench;
+
+/// <summary>The model shapes the benchmarks use, and the setup step that writes random checkpoints of them.</summary>
+public static class BenchModels
+{
+    /// <summary>Qwen2.5-0.5B's shape (494M parameters, tied head).</summary>
+    public static LlamaConfig Qwen25_05B() => new()
+    {
+        ModelType = "qwen2",
+        VocabSize = 151936,
+        HiddenSize = 896,
+        IntermediateSize = 4864,
+        NumHiddenLayers = 24,
+        NumAttentionHeads = 14,
+        NumKeyValueHeads = 2,
+        HeadDim = 64,
+        MaxPositionEmbeddings = 32768,
+        RmsNormEps = 1e-6,
+        RopeTheta = 1000000,
+        AttentionBias = true,
+        TieWordEmbeddings = true,
+        BosTokenId = 151643,
+        EosTokenIds = new[] { 151643 },
+    };
+
+    /// <summary>Writes a random bf16 checkpoint of <paramref name="config"/> to <paramref name="dir"/> unless it is already there.</summary>
+    public static void EnsureRandomCheckpoint(LlamaConfig config, string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "config.json"))) return;
+        Console.Error.WriteLine($"setup: writing a random {config.ModelType} checkpoint to {dir} ...");
+        var model = new LlamaForCausalLM(config, ScalarType.BFloat16);
+        using (no_grad())
+        {
+            manual_seed(0);
+            foreach (var (_, p) in model.named_parameters()) p.normal_(0, 0.02);
+        }
+        ModelFolderWriter.Save(model, dir, maxShardBytes: 2L << 30);
+        model.Dispose();
+    }
+}
