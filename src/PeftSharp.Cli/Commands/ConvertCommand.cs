@@ -8,15 +8,13 @@ internal static class ConvertCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
-        var dtype = CommonOptions.DType();
+        var modelOptions = new ModelOptions();
         var output = new Option<string>("--out", "-o") { Description = "Output folder (must not exist or be empty)", Required = true };
-        var cmd = new Command("convert", "Save a model (llama2.c .bin, HF folder) as a Hugging Face model folder") { model, tokenizer, dtype, output };
+        var cmd = new Command("convert", "Save a model (llama2.c .bin, HF folder) as a Hugging Face model folder") { output };
+        modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            TorchRuntime.EnsureInitialized();
-            using var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+            using var lm = modelOptions.Load(r);
             var outDir = r.GetValue(output)!;
             ModelFolderWriter.Save(lm.Model, outDir, lm.TokenizerFiles());
             stdout.WriteLine($"wrote {Path.GetFullPath(outDir)} ({lm.Config.ModelType}, {ModelSummary.CountParameters(lm.Model):N0} parameters, {ModelFolderWriter.DTypeName(lm.Model.DType)})");

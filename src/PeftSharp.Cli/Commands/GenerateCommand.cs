@@ -10,9 +10,7 @@ internal static class GenerateCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
-        var dtype = CommonOptions.DType();
+        var modelOptions = new ModelOptions();
         var threads = CommonOptions.Threads();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (empty = start from BOS)", DefaultValueFactory = _ => "" };
         var maxNew = new Option<int?>("--max-new-tokens", "-n") { Description = "Tokens to generate (default: generation_config.json's, else 128)" };
@@ -26,12 +24,13 @@ internal static class GenerateCommand
         var stats = new Option<bool>("--stats") { Description = "Print token counts and speed after the text" };
         var cmd = new Command("generate", "Generate text from a prompt")
         {
-            model, tokenizer, dtype, threads, prompt, maxNew, temperature, topK, topP, repetition, seed, noBos, ignoreEos, stats,
+            threads, prompt, maxNew, temperature, topK, topP, repetition, seed, noBos, ignoreEos, stats,
         };
+        modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
-            using var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+            using var lm = modelOptions.Load(r);
             var tok = lm.Tokenizer ?? throw new PeftSharpException(
                 $"no tokenizer found for {lm.Location.Argument}: put tokenizer.json / tokenizer.model / tokenizer.bin beside the model or pass --tokenizer");
             var g = lm.Generation;

@@ -8,14 +8,12 @@ internal static class InspectCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
-        var dtype = CommonOptions.DType();
-        var cmd = new Command("inspect", "Print a model's architecture, parameter counts and dtypes") { model, tokenizer, dtype };
+        var modelOptions = new ModelOptions();
+        var cmd = new Command("inspect", "Print a model's architecture, parameter counts and dtypes");
+        modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            TorchRuntime.EnsureInitialized();
-            using var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+            using var lm = modelOptions.Load(r);
             ModelSummary.Write(lm, stdout);
             return 0;
         });

@@ -45,15 +45,23 @@ public class ModelFolderTests
         Assert.Equal(0f, (expected - again.Model.Forward(ids)).abs().max().item<float>());
     }
 
+    /// <summary>Saves a tiny model, then edits one line of its config.json so it no longer matches the weights.</summary>
+    static string SaveWithEditedConfig(TempDir tmp, string from, string to)
+    {
+        var dir = Path.Combine(tmp.Path, "m");
+        ModelFolderWriter.Save(TinyModels.Random(TinyModels.Config(), seed: 1), dir);
+        var path = Path.Combine(dir, "config.json");
+        var text = File.ReadAllText(path);
+        Assert.Contains(from, text);
+        File.WriteAllText(path, text.Replace(from, to));
+        return dir;
+    }
+
     [Fact]
     public void A_checkpoint_that_does_not_match_its_config_names_the_key_and_both_shapes()
     {
-        var model = TinyModels.Random(TinyModels.Config(), seed: 1);
         using var tmp = Fixtures.NewTempDir();
-        var dir = Path.Combine(tmp.Path, "m");
-        ModelFolderWriter.Save(model, dir);
-        var cfg = File.ReadAllText(Path.Combine(dir, "config.json")).Replace("\"intermediate_size\": 48", "\"intermediate_size\": 64");
-        File.WriteAllText(Path.Combine(dir, "config.json"), cfg);
+        var dir = SaveWithEditedConfig(tmp, "\"intermediate_size\": 48", "\"intermediate_size\": 64");
         var e = Assert.Throws<PeftSharpException>(() => PretrainedCausalLM.Load(dir));
         Assert.Contains("mlp.", e.Message);
         Assert.Contains("[48, 32]", e.Message);
@@ -63,12 +71,8 @@ public class ModelFolderTests
     [Fact]
     public void Missing_weights_are_listed()
     {
-        var model = TinyModels.Random(TinyModels.Config(), seed: 1);
         using var tmp = Fixtures.NewTempDir();
-        var dir = Path.Combine(tmp.Path, "m");
-        ModelFolderWriter.Save(model, dir);
-        var cfg = File.ReadAllText(Path.Combine(dir, "config.json")).Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
-        File.WriteAllText(Path.Combine(dir, "config.json"), cfg);
+        var dir = SaveWithEditedConfig(tmp, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
         var e = Assert.Throws<PeftSharpException>(() => PretrainedCausalLM.Load(dir));
         Assert.Contains("model.layers.2.", e.Message);
     }
