@@ -19,9 +19,26 @@ public sealed class Embedding : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Adapters attached to this layer, applied after the lookup in attach order.</summary>
+    public AdapterSet<IEmbeddingAdapter> Adapters { get; } = new();
+
+    /// <summary>Rows of <paramref name="table"/> for the ids, shaped like ids + [dim].</summary>
+    public static Tensor Lookup(Tensor table, Tensor ids)
+    {
+        var shape = ids.shape.Append(table.shape[1]).ToArray();
+        return table.index_select(0, ids.reshape(-1)).reshape(shape);
+    }
+
+    public Tensor BaseForward(Tensor ids) => Lookup(weight, ids);
+
     public override Tensor forward(Tensor ids)
     {
-        var shape = ids.shape.Append(EmbeddingDim).ToArray();
-        return weight.index_select(0, ids.reshape(-1)).reshape(shape);
+        Tensor? result = null;
+        foreach (var a in Adapters.Running())
+        {
+            if (result is null && !a.ReplacesBase) result = BaseForward(ids);
+            result = a.Apply(ids, result!, this);
+        }
+        return result ?? BaseForward(ids);
     }
 }

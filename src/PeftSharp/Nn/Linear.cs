@@ -35,5 +35,20 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    /// <summary>Adapters attached to this layer (LoRA, DoRA, ...), applied after the base in attach order.</summary>
+    public AdapterSet<ILinearAdapter> Adapters { get; } = new();
+
+    /// <summary>The frozen base function, without adapters.</summary>
+    public Tensor BaseForward(Tensor x) => nn.functional.linear(x, weight, bias);
+
+    public override Tensor forward(Tensor x)
+    {
+        Tensor? result = null;
+        foreach (var a in Adapters.Running())
+        {
+            if (result is null && !a.ReplacesBase) result = BaseForward(x);
+            result = a.Apply(x, result!, this);
+        }
+        return result ?? BaseForward(x);
+    }
 }

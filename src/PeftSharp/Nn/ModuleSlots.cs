@@ -1,0 +1,75 @@
+using System.Reflection;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Nn;
+
+/// <summary>
+/// A named container of submodules (or parameters) that can grow and shrink after its parent was built, so adapters
+/// attach under checkpoint-style paths such as <c>q_proj.lora_A.default.weight</c>. TorchSharp's ModuleDict does not
+/// register items added later, and 0.107 has no public way to unregister, so removal edits the module's registry.
+/// </summary>
+public sealed class ModuleSlots : nn.Module
+{
+    static readonly FieldInfo Submodules = typeof(nn.Module).GetField("_internal_submodules", BindingFlags.NonPublic | BindingFlags.Instance)
+        ?? throw new MissingFieldException("TorchSharp.nn.Module._internal_submodules (TorchSharp version changed)");
+    static readonly FieldInfo Params = typeof(nn.Module).GetField("_internal_params", BindingFlags.NonPublic | BindingFlags.Instance)
+        ?? throw new MissingFieldException("TorchSharp.nn.Module._internal_params (TorchSharp version changed)");
+
+    public ModuleSlots(string name) : base(name) { }
+
+    public void AddModule(string key, nn.Module module) => register_module(key, module);
+    public void AddParameter(string key, Parameter parameter) => register_parameter(key, parameter);
+
+    public T GetModule<T>(string key) where T : nn.Module =>
+        (T)named_children().First(c => c.name == key).module;
+
+    public Parameter GetParameter(string key) => named_parameters(recurse: false).First(p => p.name == key).parameter;
+
+    public bool Has(string key) => named_children().Any(c => c.name == key) || named_parameters(recurse: false).Any(p => p.name == key);
+
+    public bool IsEmpty => !named_children().Any() && !named_parameters(recurse: false).Any();
+
+    /// <summary>Unregisters and disposes the entry.</summary>
+    public void Remove(string key)
+    {
+        var mods = (OrderedDict<string, nn.Module>)Submodules.GetValue(this)!;
+        if (mods.ContainsKey(key))
+        {
+            var m = mods[key];
+            mods.Remove(key);
+            m.Dispose();
+        }
+        var ps = (OrderedDict<string, Parameter>)Params.GetValue(this)!;
+        if (ps.ContainsKey(key))
+        {
+            var p = ps[key];
+            ps.Remove(key);
+            p.Dispose();
+        }
+    }
+
+    /// <summary>Slots named <paramref name="slot"/> on <paramref name="host"/>, created on first use.</summary>
+    public static ModuleSlots On(nn.Module host, string slot)
+    {
+        var existing = host.named_children().FirstOrDefault(c => c.name == slot).module;
+        if (existing is ModuleSlots s) return s;
+        if (existing is not null) throw new InvalidOperationException($"'{slot}' is already a submodule of {host.GetName()}");
+        var created = new ModuleSlots(slot);
+        host.register_module(slot, created);
+        return created;
+    }
+
+    /// <summary>Removes an empty slot container from its host, so a model without adapters has no leftover names.</summary>
+    public static void DropIfEmpty(nn.Module host, string slot)
+    {
+        var mods = (OrderedDict<string, nn.Module>)Submodules.GetValue(host)!;
+        if (mods.ContainsKey(slot) && mods[slot] is ModuleSlots { IsEmpty: true } s)
+        {
+            mods.Remove(slot);
+            s.Dispose();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using PeftSharp.Adapters.Lora;
+using PeftSharp.IO;
+using PeftSharp.IO.SafeTensors;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Peft;
+
+/// <summary>
+/// PEFT adapter folders: adapter_config.json + adapter_model.safetensors. The adapter named "default" is written at
+/// the folder's root and any other adapter in a sub-folder named after it, as PEFT's save_pretrained does.
+/// </summary>
+public static class AdapterFolder
+{
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    /// <summary>Writes the named adapters (default: all) into <paramref name="folder"/>.</summary>
+    public static void Save(PeftModel peft, string folder, string? baseModelNameOrPath = null, params string[] adapterNames)
+    {
+        var names = adapterNames.Length > 0 ? adapterNames : peft.Adapters.Keys.ToArray();
+        foreach (var name in names)
+        {
+            if (!peft.Adapters.TryGetValue(name, out var record))
+                throw new ConfigurationException($"no adapter named '{name}' to save (adapters: {string.Join(", ", peft.Adapters.Keys)})");
+            var dir = name == "default" ? folder : Path.Combine(folder, name);
+            Directory.CreateDirectory(dir);
+            var config = record.Config with { BaseModelNameOrPath = baseModelNameOrPath ?? record.Config.BaseModelNameOrPath, InferenceMode = true };
+            var tensors = PeftKeys.AdapterTensors(peft, name).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach()));
+            SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            AtomicFile.WriteAllBytes(Path.Combine(dir, ConfigFile),
+                JsonSerializer.SerializeToUtf8Bytes(config.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
+        }
+    }
+
+    public static LoraConfig ReadConfig(string folder)
+    {
+        var path = Path.Combine(folder, ConfigFile);
+        if (!File.Exists(path))
+        {
+            var hint = Directory.Exists(folder)
+                ? $"the folder holds: {string.Join(", ", Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Take(10))}"
+                : "the folder does not exist";
+            throw new PeftSharpException($"{path} not found: an adapter folder needs adapter_config.json and adapter_model.safetensors ({hint})");
+        }
+        var ignored = new List<string>();
+        var config = LoraConfig.FromJson(JsonReading.FromFile(path), ignored);
+        if (ignored.Count > 0) Diagnostics.Warn($"{path}: ignoring keys this version does not use: {string.Join(", ", ignored)}");
+        return config;
+    }
+
+    /// <summary>Injects the adapter saved in <paramref name="folder"/> into <paramref name="peft"/> under <paramref name="name"/> and loads its weights.</summary>
+    public static AdapterRecord LoadInto(PeftModel peft, string folder, string name = "default")
+    {
+        var config = ReadConfig(folder);
+        var record = peft.AddAdapter(name, config);
+        try
+        {
+            LoadWeights(peft, name, folder);
+        }
+        catch
+        {
+            peft.DeleteAdapter(name);
+            throw;
+        }
+        return record;
+    }
+
+    /// <summary>Wraps a plain model: freezes it and loads the adapter in <paramref name="folder"/> as the active "default".</summary>
+    public static PeftModel Load(TorchSharp.torch.nn.Module model, string folder, string name = "default")
+    {
+        var config = ReadConfig(folder);
+        var peft = PeftModel.Create(model, config, name);
+        LoadWeights(peft, name, folder);
+        return peft;
+    }
+
+    static void LoadWeights(PeftModel peft, string name, string folder)
+    {
+        var path = Path.Combine(folder, WeightsFile);
+        if (!File.Exists(path)) throw new PeftSharpException($"{path} not found: the adapter folder has a config but no weights");
+        using var file = SafeTensorsFile.Open(path);
+        var expected = PeftKeys.AdapterTensors(peft, name);
+        var missing = expected.Keys.Where(k => !file.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+            throw new PeftSharpException(
+                $"{path} lacks {missing.Count} tensor(s) the config's targets need: {string.Join(", ", missing.Take(6))}{(missing.Count > 6 ? ", ..." : "")}; " +
+                $"the file holds e.g. {string.Join(", ", file.Keys.Take(3))}");
+        var mismatched = expected.Where(kv => !file.GetInfo(kv.Key).Shape.SequenceEqual(kv.Value.shape))
+            .Select(kv => $"'{kv.Key}' is [{string.Join(", ", file.GetInfo(kv.Key).Shape)}] in the file but [{string.Join(", ", kv.Value.shape)}] in the model")
+            .ToList();
+        if (mismatched.Count > 0)
+            throw new PeftSharpException($"{path} was made for a different base model: {string.Join("; ", mismatched.Take(4))}{(mismatched.Count > 4 ? "; ..." : "")}");
+        using (no_grad())
+            foreach (var (key, target) in expected)
+            {
+                using var t = file.Load(key, target.dtype);
+                target.copy_(t);
+            }
+        // PEFT also stores the base embedding table when an embedding layer is adapted; ours is already loaded.
+        var unexpected = file.Keys.Where(k => !expected.ContainsKey(k) && !k.Contains(".base_layer.", StringComparison.Ordinal)).ToList();
+        if (unexpected.Count > 0)
+            Diagnostics.Warn($"{path}: ignoring {unexpected.Count} tensor(s) that match no adapter layer: {string.Join(", ", unexpected.Take(5))}");
+    }
+}

@@ -1,0 +1,233 @@
+using PeftSharp.Adapters;
+using PeftSharp.Adapters.Lora;
+using PeftSharp.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Embedding = PeftSharp.Nn.Embedding;
+using Linear = PeftSharp.Nn.Linear;
+
+namespace PeftSharp.Peft;
+
+/// <summary>
+/// A base model with named adapters injected into it (PEFT's PeftModel): the base is frozen, adapters can be added,
+/// switched, disabled, merged into the base and removed, and saved as PEFT adapter folders.
+/// </summary>
+public sealed class PeftModel
+{
+    readonly Dictionary<string, AdapterRecord> adapters = new();
+    readonly HashSet<Parameter> trainableBase = new(ReferenceEqualityComparer.Instance);
+
+    public nn.Module Model { get; }
+    public IReadOnlyDictionary<string, AdapterRecord> Adapters => adapters;
+    public string? ActiveAdapter { get; private set; }
+    public bool Training { get; private set; }
+
+    PeftModel(nn.Module model) => Model = model;
+
+    /// <summary>Freezes <paramref name="model"/> and injects one adapter, which becomes active (PEFT's get_peft_model).</summary>
+    public static PeftModel Create(nn.Module model, LoraConfig config, string adapterName = "default", long? seed = null)
+    {
+        var peft = new PeftModel(model);
+        foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
+        peft.AddAdapter(adapterName, config, seed);
+        peft.SetAdapter(adapterName);
+        return peft;
+    }
+
+    /// <summary>Injects another adapter; it is inactive until <see cref="SetAdapter"/>.</summary>
+    public AdapterRecord AddAdapter(string name, LoraConfig config, long? seed = null)
+    {
+        config.Validate($"adapter '{name}'");
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/'))
+            throw new ConfigurationException($"adapter name '{name}' must be a plain name (no '.' or '/')");
+        if (adapters.ContainsKey(name)) throw new ConfigurationException($"an adapter named '{name}' already exists: pick another name or delete it first");
+        var targets = TargetMatcher.Select(Model, config);
+        using var generator = seed is { } s ? new Generator().manual_seed(s) : null;
+        var record = new AdapterRecord(name, config);
+        foreach (var (path, module) in targets)
+        {
+            int rank = TargetMatcher.Pattern(config.RankPattern, path, config.R);
+            double alpha = TargetMatcher.Pattern(config.AlphaPattern, path, config.LoraAlpha);
+            object adapter = module switch
+            {
+                Linear l => new LoraLinear(l, name, rank, alpha, config.UseRslora, config.LoraDropout, config.UseDora, config.InitLoraWeights, generator),
+                Embedding e when !config.UseDora => new LoraEmbedding(e, name, rank, alpha, config.UseRslora, config.InitLoraWeights, generator),
+                Embedding => throw new ConfigurationException($"DoRA on embedding layers is not supported ('{path}'): drop it from target_modules or set use_dora=false"),
+                _ => throw new ConfigurationException($"'{path}' cannot carry a LoRA adapter"),
+            };
+            record.Layers.Add(new AttachedAdapter(path, module, adapter));
+        }
+        foreach (var target in config.ModulesToSave)
+        {
+            var matches = TargetMatcher.AdaptableModules(Model).Where(m => TargetMatcher.NameMatches(m.Name, new[] { target }, null)).ToList();
+            if (matches.Count == 0)
+                throw new ConfigurationException($"modules_to_save entry '{target}' matches no Linear or Embedding module of the model");
+            foreach (var (path, module) in matches)
+            {
+                object copy = module is Linear l ? new LinearToSave(l, name) : new EmbeddingToSave((Embedding)module, name);
+                record.Layers.Add(new AttachedAdapter(path, module, copy));
+            }
+        }
+        adapters[name] = record;
+        ApplyBiasRule(config, record);
+        return record;
+    }
+
+    void ApplyBiasRule(LoraConfig config, AdapterRecord record)
+    {
+        IEnumerable<Parameter> biases = config.Bias switch
+        {
+            "all" => Model.named_parameters().Where(p => p.name.EndsWith("bias", StringComparison.Ordinal) && !IsAdapterPath(p.name)).Select(p => p.parameter),
+            "lora_only" => record.Layers.Select(l => l.Host).OfType<Linear>().Select(l => l.bias).OfType<Parameter>(),
+            _ => Enumerable.Empty<Parameter>(),
+        };
+        foreach (var b in biases) trainableBase.Add(b);
+    }
+
+    /// <summary>True for parameter paths that belong to an adapter rather than the base model.</summary>
+    public static bool IsAdapterPath(string path) =>
+        path.Split('.').Any(s => s is "lora_A" or "lora_B" or "lora_magnitude_vector" or "lora_embedding_A" or "lora_embedding_B" or "modules_to_save");
+
+    /// <summary>Makes <paramref name="name"/> the active adapter: only it runs and only its parameters train.</summary>
+    public void SetAdapter(string name)
+    {
+        Get(name);
+        foreach (var r in adapters.Values)
+            foreach (var l in r.Layers) SetActive(l.Host, new[] { name });
+        ActiveAdapter = name;
+        UpdateTrainable();
+    }
+
+    static void SetActive(nn.Module host, IEnumerable<string> names)
+    {
+        if (host is Linear l) l.Adapters.SetActive(names);
+        else if (host is Embedding e) e.Adapters.SetActive(names);
+    }
+
+    void UpdateTrainable()
+    {
+        foreach (var (path, p) in Model.named_parameters())
+        {
+            bool isAdapter = IsAdapterPath(path);
+            bool active = isAdapter && ActiveAdapter is { } a && path.Split('.').Contains(a);
+            p.requires_grad = active || (!isAdapter && trainableBase.Contains(p));
+        }
+    }
+
+    AdapterRecord Get(string name) => adapters.TryGetValue(name, out var r) ? r
+        : throw new ConfigurationException($"no adapter named '{name}' (adapters: {string.Join(", ", adapters.Keys)})");
+
+    public void DeleteAdapter(string name)
+    {
+        var record = Get(name);
+        if (record.Merged) Unmerge();
+        foreach (var l in record.Layers) l.Detach();
+        adapters.Remove(name);
+        if (ActiveAdapter == name)
+        {
+            ActiveAdapter = null;
+            if (adapters.Count > 0) SetAdapter(adapters.Keys.First());
+        }
+    }
+
+    /// <summary>Folds the active adapter (or the named ones) into the base weights; forward then skips them.</summary>
+    public void Merge(params string[] names)
+    {
+        var which = names.Length > 0 ? names : ActiveAdapter is { } a ? new[] { a } : Array.Empty<string>();
+        foreach (var name in which)
+        {
+            var record = Get(name);
+            if (record.Merged) continue;
+            using (no_grad())
+                foreach (var l in record.Layers)
+                {
+                    l.Merge();
+                    MarkMerged(l, name, true);
+                }
+            record.Merged = true;
+        }
+    }
+
+    /// <summary>Undoes every merge, in reverse order, restoring the base weights (within fp32 round-off).</summary>
+    public void Unmerge()
+    {
+        foreach (var record in adapters.Values.Where(r => r.Merged).Reverse())
+        {
+            using (no_grad())
+                foreach (var l in Enumerable.Reverse(record.Layers))
+                {
+                    l.Unmerge();
+                    MarkMerged(l, record.Name, false);
+                }
+            record.Merged = false;
+        }
+    }
+
+    static void MarkMerged(AttachedAdapter l, string name, bool merged)
+    {
+        if (l.Host is Linear lin) lin.Adapters.MarkMerged(name, merged);
+        else if (l.Host is Embedding e) e.Adapters.MarkMerged(name, merged);
+    }
+
+    /// <summary>Merges the active adapter, removes every adapter and returns the plain base model (PEFT's merge_and_unload).</summary>
+    public nn.Module MergeAndUnload()
+    {
+        Merge();
+        foreach (var record in adapters.Values)
+            foreach (var l in record.Layers) l.Detach();
+        adapters.Clear();
+        ActiveAdapter = null;
+        foreach (var (_, p) in Model.named_parameters()) p.requires_grad = false;
+        return Model;
+    }
+
+    /// <summary>Within the returned scope the model computes its base function only.</summary>
+    public IDisposable DisableAdapters()
+    {
+        var hosts = adapters.Values.SelectMany(r => r.Layers).Select(l => l.Host).Distinct().ToList();
+        foreach (var h in hosts) SetDisabled(h, true);
+        return new Scope(() => { foreach (var h in hosts) SetDisabled(h, false); });
+    }
+
+    static void SetDisabled(nn.Module host, bool disabled)
+    {
+        if (host is Linear l) l.Adapters.Disabled = disabled;
+        else if (host is Embedding e) e.Adapters.Disabled = disabled;
+    }
+
+    sealed class Scope(Action onDispose) : IDisposable
+    {
+        public void Dispose() => onDispose();
+    }
+
+    /// <summary>Train mode turns adapter dropout on; eval mode off.</summary>
+    public void SetTraining(bool training)
+    {
+        Training = training;
+        foreach (var l in adapters.Values.SelectMany(r => r.Layers)) l.SetTraining(training);
+    }
+
+    public IEnumerable<Parameter> TrainableParameters() =>
+        Model.named_parameters().Select(p => p.parameter).Where(p => p.requires_grad).Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>();
+
+    /// <summary>PEFT's report: "trainable params: N || all params: M || trainable%: p".</summary>
+    public (long Trainable, long All) CountParameters()
+    {
+        long trainable = 0, all = 0;
+        var seen = new HashSet<IntPtr>();
+        foreach (var (_, p) in Model.named_parameters())
+        {
+            if (!seen.Add(p.Handle)) continue;
+            all += p.numel();
+            if (p.requires_grad) trainable += p.numel();
+        }
+        return (trainable, all);
+    }
+
+    public string TrainableReport()
+    {
+        var (t, a) = CountParameters();
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"trainable params: {t:N0} || all params: {a:N0} || trainable%: {100.0 * t / Math.Max(a, 1):F4}");
+    }
+}

@@ -1,0 +1,89 @@
+using System.Text.RegularExpressions;
+using PeftSharp.Adapters.Lora;
+using PeftSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Peft;
+
+/// <summary>
+/// Which modules an adapter config targets, with PEFT's rules: a list entry matches a module whose full name equals it
+/// or ends with "." + it; a string is a regex that must match the whole name; "all-linear" is every Linear except the
+/// output head; exclude_modules removes matches; layers_to_transform keeps only the listed layer indices.
+/// </summary>
+public static class TargetMatcher
+{
+    static readonly string[] DefaultLayerPatterns = { "layers", "h", "blocks", "layer" };
+
+    /// <summary>Every adaptable module (our Linear and Embedding) by full name, not descending into adapter slots.</summary>
+    public static IEnumerable<(string Name, nn.Module Module)> AdaptableModules(nn.Module root)
+    {
+        foreach (var (name, child) in Walk(root, ""))
+            if (child is Linear or Embedding) yield return (name, child);
+    }
+
+    static IEnumerable<(string, nn.Module)> Walk(nn.Module m, string prefix)
+    {
+        foreach (var (name, child) in m.named_children())
+        {
+            if (child is ModuleSlots) continue;
+            var full = prefix.Length == 0 ? name : prefix + "." + name;
+            yield return (full, child);
+            foreach (var x in Walk(child, full)) yield return x;
+        }
+    }
+
+    public static bool NameMatches(string fullName, IReadOnlyList<string>? names, string? regex)
+    {
+        if (regex is not null) return Regex.IsMatch(fullName, "^(?:" + regex + ")$");
+        return names is not null && names.Any(t => fullName == t || fullName.EndsWith("." + t, StringComparison.Ordinal));
+    }
+
+    public static int? LayerIndex(string fullName, string? pattern)
+    {
+        foreach (var p in pattern is null ? DefaultLayerPatterns : new[] { pattern })
+        {
+            var m = Regex.Match(fullName, $@"(?:^|\.){Regex.Escape(p)}\.(\d+)(?:\.|$)");
+            if (m.Success) return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return null;
+    }
+
+    /// <summary>The modules <paramref name="config"/> adapts, or an error listing what could have been targeted.</summary>
+    public static List<(string Name, nn.Module Module)> Select(nn.Module root, LoraConfig config, string outputHeadName = "lm_head")
+    {
+        var all = AdaptableModules(root).ToList();
+        bool allLinear = config.TargetRegex == LoraConfig.AllLinear || (config.TargetModules is [LoraConfig.AllLinear]);
+        var chosen = all.Where(m => allLinear
+                ? m.Module is Linear && m.Name != outputHeadName && !m.Name.EndsWith("." + outputHeadName, StringComparison.Ordinal)
+                : NameMatches(m.Name, config.TargetModules, config.TargetRegex))
+            .Where(m => !NameMatches(m.Name, config.ExcludeModules, config.ExcludeRegex))
+            .Where(m => config.LayersToTransform is null || (LayerIndex(m.Name, config.LayersPattern) is { } i && config.LayersToTransform.Contains(i)))
+            .ToList();
+        if (config.TargetModules is { } names && !allLinear)
+        {
+            var unmatched = names.Where(t => !all.Any(m => NameMatches(m.Name, new[] { t }, null))).ToList();
+            if (unmatched.Count > 0) throw NotFound(unmatched, all);
+        }
+        if (chosen.Count == 0)
+            throw NotFound(new[] { config.TargetRegex ?? string.Join(", ", config.TargetModules ?? Array.Empty<string>()) }, all);
+        return chosen;
+    }
+
+    static ConfigurationException NotFound(IEnumerable<string> targets, List<(string Name, nn.Module Module)> all)
+    {
+        var linear = all.Where(m => m.Module is Linear).Select(m => m.Name.Split('.')[^1]).Distinct().OrderBy(s => s, StringComparer.Ordinal);
+        var embed = all.Where(m => m.Module is Embedding).Select(m => m.Name.Split('.')[^1]).Distinct();
+        return new ConfigurationException(
+            $"target module(s) {string.Join(", ", targets.Select(t => $"'{t}'"))} not found (after exclude_modules / layers_to_transform); " +
+            $"modules that match Linear are: {string.Join(", ", linear)}; Embedding: {string.Join(", ", embed)}");
+    }
+
+    /// <summary>The rank or alpha for one module: the first pattern key that matches the end of its name, else the default.</summary>
+    public static T Pattern<T>(IReadOnlyDictionary<string, T> patterns, string fullName, T fallback)
+    {
+        foreach (var (key, value) in patterns)
+            if (Regex.IsMatch(fullName, $"^(?:.*\\.)?(?:{key})$")) return value;
+        return fallback;
+    }
+}
