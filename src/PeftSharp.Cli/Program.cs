@@ -15,6 +15,7 @@ public static class Program
             GenerateCommand.Create(stdout),
             InspectCommand.Create(stdout),
             ConvertCommand.Create(stdout),
+            MergeCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         try

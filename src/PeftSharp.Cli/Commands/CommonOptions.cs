@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PeftSharp.Models;
+using PeftSharp.Peft;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -23,16 +24,37 @@ internal sealed class ModelOptions
         DefaultValueFactory = _ => "auto",
     };
 
-    public ModelOptions AddTo(Command command)
+    readonly Option<string?> adapter = new("--adapter", "-a")
+    {
+        Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply on top of the model",
+    };
+
+    public ModelOptions AddTo(Command command, bool withAdapter = true)
     {
         command.Options.Add(model);
         command.Options.Add(tokenizer);
         command.Options.Add(dtype);
+        if (withAdapter) command.Options.Add(adapter);
         return this;
     }
 
-    public PretrainedCausalLM Load(ParseResult r) =>
-        PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+    /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
+    public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
+    {
+        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+        try
+        {
+            var folder = r.GetValue(adapter);
+            return (lm, folder is null ? null : AdapterFolder.Load(lm.Model, folder));
+        }
+        catch
+        {
+            lm.Dispose();
+            throw;
+        }
+    }
+
+    public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
 }
 
 /// <summary>Options several commands share, with one spelling and one help text.</summary>

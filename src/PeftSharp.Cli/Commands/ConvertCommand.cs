@@ -14,7 +14,9 @@ internal static class ConvertCommand
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            using var lm = modelOptions.Load(r);
+            var (lm, peft) = modelOptions.Load(r);
+            using var _ = lm;
+            if (peft is not null) peft.MergeAndUnload();
             var outDir = r.GetValue(output)!;
             ModelFolderWriter.Save(lm.Model, outDir, lm.TokenizerFiles());
             stdout.WriteLine($"wrote {Path.GetFullPath(outDir)} ({lm.Config.ModelType}, {ModelSummary.CountParameters(lm.Model):N0} parameters, {ModelFolderWriter.DTypeName(lm.Model.DType)})");

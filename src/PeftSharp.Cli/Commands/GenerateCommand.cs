@@ -30,7 +30,8 @@ internal static class GenerateCommand
         cmd.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
-            using var lm = modelOptions.Load(r);
+            var (lm, peft) = modelOptions.Load(r);
+            using var _ = lm;
             var tok = lm.Tokenizer ?? throw new PeftSharpException(
                 $"no tokenizer found for {lm.Location.Argument}: put tokenizer.json / tokenizer.model / tokenizer.bin beside the model or pass --tokenizer");
             var g = lm.Generation;

@@ -13,8 +13,10 @@ internal static class InspectCommand
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            using var lm = modelOptions.Load(r);
+            var (lm, peft) = modelOptions.Load(r);
+            using var _ = lm;
             ModelSummary.Write(lm, stdout);
+            if (peft is not null) AdapterSummary.Write(peft, modelOptions.AdapterPath(r)!, stdout);
             return 0;
         });
         return cmd;
