@@ -25,6 +25,8 @@ internal static class LoraTestKit
         return model.Forward(ids ?? Ids());
     }
 
+    public static Tensor Logits(PeftModel peft, Tensor? ids = null) => Logits((LlamaForCausalLM)peft.Model, ids);
+
     /// <summary>Logits in the model's own dtype (Forward casts to fp32, which would spoil fp64 finite differences).</summary>
     public static Tensor RawLogits(LlamaForCausalLM model, Tensor ids) => model.lm_head.forward(model.model.Forward(ids));
 
