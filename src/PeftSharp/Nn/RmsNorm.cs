@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Nn;
 
-/// <summary>RMSNorm as HF's Llama computes it: normalise in fp32, cast back, then scale by the weight.</summary>
+/// <summary>RMSNorm as HF's Llama computes it: normalise in fp32 (fp64 stays fp64), cast back, then scale by the weight.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public Parameter weight;
@@ -20,7 +20,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var x32 = x.to(ScalarType.Float32);
+        // At least fp32: an fp64 model (gradient checks) must not be rounded to fp32 here.
+        var x32 = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
         var normed = x32 * rsqrt(x32.pow(2).mean(new long[] { -1 }, keepdim: true) + Eps);
         return (weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }

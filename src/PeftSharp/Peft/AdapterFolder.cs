@@ -71,8 +71,19 @@ public static class AdapterFolder
     public static PeftModel Load(TorchSharp.torch.nn.Module model, string folder, string name = "default")
     {
         var config = ReadConfig(folder);
+        var trainable = model.parameters().Select(p => (p, p.requires_grad)).ToList();
         var peft = PeftModel.Create(model, config, name);
-        LoadWeights(peft, name, folder);
+        try
+        {
+            LoadWeights(peft, name, folder);
+        }
+        catch
+        {
+            // Leave the caller's model as it was (no half-injected adapter, base not frozen), as LoadInto does.
+            peft.DeleteAdapter(name);
+            foreach (var (p, rg) in trainable) p.requires_grad = rg;
+            throw;
+        }
         return peft;
     }
 

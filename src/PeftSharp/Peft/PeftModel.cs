@@ -71,6 +71,8 @@ public sealed class PeftModel
         }
         adapters[name] = record;
         ApplyBiasRule(config, record);
+        // New parameters start with requires_grad = true; only the active adapter trains (as PEFT's add_adapter).
+        UpdateTrainable();
         return record;
     }
 
