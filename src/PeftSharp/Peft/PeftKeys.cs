@@ -44,11 +44,14 @@ public static class PeftKeys
         }
         if (record.Config.Bias != "none")
         {
+            // PEFT wraps an adapted layer, so its bias is saved as "<layer>.base_layer.bias"; other biases keep their name.
             var hosts = record.Layers.Select(l => l.ModulePath).ToHashSet();
             foreach (var (path, p) in peft.Model.named_parameters())
             {
                 if (!path.EndsWith(".bias", StringComparison.Ordinal) || PeftModel.IsAdapterPath(path)) continue;
-                if (record.Config.Bias == "all" || hosts.Contains(path[..^5])) map[Prefix + path] = p;
+                var host = path[..^5];
+                bool wrapped = hosts.Contains(host);
+                if (record.Config.Bias == "all" || wrapped) map[Prefix + (wrapped ? host + ".base_layer.bias" : path)] = p;
             }
         }
         return map;

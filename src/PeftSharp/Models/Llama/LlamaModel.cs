@@ -78,12 +78,13 @@ public sealed class LlamaForCausalLM : nn.Module
     /// <summary>Checkpoint keys this model does not store separately (the tied head).</summary>
     public IReadOnlySet<string> TiedKeys => Config.TieWordEmbeddings ? new HashSet<string> { "lm_head.weight" } : new HashSet<string>();
 
-    /// <summary>Logits [B, T, vocab] in fp32.</summary>
+    /// <summary>Logits [B, T, vocab] in fp32 (fp64 for an fp64 model, as gradient checks need).</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
     {
         using var scope = NewDisposeScope();
         var h = model.Forward(inputIds, attentionMask, cache, positionIds);
-        return lm_head.forward(h).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var logits = lm_head.forward(h);
+        return (logits.dtype == ScalarType.Float64 ? logits : logits.to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
     public KvCache NewCache(int capacity) => new(Config.NumHiddenLayers, capacity);
