@@ -76,11 +76,7 @@ public sealed class LinearToSave : ILinearAdapter
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);
-        if (host.named_children().FirstOrDefault(c => c.name == "modules_to_save").module is ModuleSlots s)
-        {
-            s.Remove(Name);
-            ModuleSlots.DropIfEmpty(host, "modules_to_save");
-        }
+        ModuleSlots.RemoveFrom(host, Name, "modules_to_save");
     }
 }
 
@@ -106,10 +102,6 @@ public sealed class EmbeddingToSave : IEmbeddingAdapter
     public void Detach(Embedding host)
     {
         host.Adapters.Remove(Name);
-        if (host.named_children().FirstOrDefault(c => c.name == "modules_to_save").module is ModuleSlots s)
-        {
-            s.Remove(Name);
-            ModuleSlots.DropIfEmpty(host, "modules_to_save");
-        }
+        ModuleSlots.RemoveFrom(host, Name, "modules_to_save");
     }
 }

@@ -62,6 +62,17 @@ public sealed class ModuleSlots : nn.Module
         return created;
     }
 
+    /// <summary>Removes <paramref name="key"/> from each named slot container on the host, dropping containers left empty.</summary>
+    public static void RemoveFrom(nn.Module host, string key, params string[] slots)
+    {
+        foreach (var slot in slots)
+        {
+            if (host.named_children().FirstOrDefault(c => c.name == slot).module is not ModuleSlots s) continue;
+            if (s.Has(key)) s.Remove(key);
+            DropIfEmpty(host, slot);
+        }
+    }
+
     /// <summary>Removes an empty slot container from its host, so a model without adapters has no leftover names.</summary>
     public static void DropIfEmpty(nn.Module host, string slot)
     {

@@ -65,11 +65,6 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
     public void Detach(Embedding host)
     {
         host.Adapters.Remove(Name);
-        foreach (var slot in new[] { "lora_embedding_A", "lora_embedding_B" })
-        {
-            if (host.named_children().FirstOrDefault(c => c.name == slot).module is not ModuleSlots slots) continue;
-            if (slots.Has(Name)) slots.Remove(Name);
-            ModuleSlots.DropIfEmpty(host, slot);
-        }
+        ModuleSlots.RemoveFrom(host, Name, "lora_embedding_A", "lora_embedding_B");
     }
 }

@@ -160,13 +160,7 @@ public sealed class LoraLinear : ILinearAdapter
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);
-        foreach (var slot in new[] { "lora_A", "lora_B", "lora_magnitude_vector" })
-        {
-            var slots = host.named_children().FirstOrDefault(c => c.name == slot).module as ModuleSlots;
-            if (slots is null) continue;
-            if (slots.Has(Name)) slots.Remove(Name);
-            ModuleSlots.DropIfEmpty(host, slot);
-        }
+        ModuleSlots.RemoveFrom(host, Name, "lora_A", "lora_B", "lora_magnitude_vector");
         mergedDoraFactor?.Dispose();
     }
 }
