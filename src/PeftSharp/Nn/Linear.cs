@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using PeftSharp.Nn.Quantized;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Nn;
@@ -38,8 +39,37 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     /// <summary>Adapters attached to this layer (LoRA, DoRA, ...), applied after the base in attach order.</summary>
     public AdapterSet<ILinearAdapter> Adapters { get; } = new();
 
+    /// <summary>The compact base weight when this layer is quantized (then <see cref="weight"/> is an empty placeholder).</summary>
+    public IQuantizedWeight? Quantized { get; private set; }
+
+    /// <summary>Replaces the dense base weight by a quantized one and frees the dense storage.</summary>
+    public void SetQuantized(IQuantizedWeight quantized)
+    {
+        if (quantized.OutFeatures != OutFeatures || quantized.InFeatures != InFeatures)
+            throw new PeftSharpException($"quantized weight is [{quantized.OutFeatures}, {quantized.InFeatures}] but the layer is [{OutFeatures}, {InFeatures}]");
+        Quantized?.Dispose();
+        Quantized = quantized;
+        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
+        weight.requires_grad = false;
+    }
+
+    /// <summary>The base weight as a dense [out, in] tensor in <paramref name="dtype"/> (dequantized if quantized).</summary>
+    public Tensor DenseWeight(ScalarType dtype) => Quantized?.Dequantize(dtype) ?? weight.detach().to(dtype);
+
+    /// <summary>
+    /// Sets the base weight to <paramref name="dense"/> (any float dtype). A quantized layer re-quantizes, which rounds
+    /// the change to the format's levels (as PEFT warns when merging into a 4-bit base).
+    /// </summary>
+    public void AssignWeight(Tensor dense)
+    {
+        using var _ = no_grad();
+        if (Quantized is { } q) SetQuantized(q.Requantize(dense));
+        else weight.copy_(dense);
+    }
+
     /// <summary>The frozen base function, without adapters.</summary>
-    public Tensor BaseForward(Tensor x) => nn.functional.linear(x, weight, bias);
+    public Tensor BaseForward(Tensor x) =>
+        Quantized is { } q ? QuantizedLinearFunction.Apply(x, bias, q) : nn.functional.linear(x, weight, bias);
 
     public override Tensor forward(Tensor x)
     {

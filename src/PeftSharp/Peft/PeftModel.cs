@@ -141,6 +141,8 @@ public sealed class PeftModel
         {
             var record = Get(name);
             if (record.Merged) continue;
+            if (record.Layers.Any(l => l.Host is Linear { Quantized: not null }))
+                Diagnostics.Warn($"merging adapter '{name}' into quantized base weights: the merged weights are re-quantized, which rounds the adapter's change; merge into a dense (bf16/fp32) load of the base for an exact result");
             using (no_grad())
                 foreach (var l in record.Layers)
                 {

@@ -92,7 +92,7 @@ public sealed class LoraLinear : ILinearAdapter
     Tensor WeightNorm(Linear host)
     {
         using var scope = NewDisposeScope();
-        var w = host.weight.detach().to(DType) + DeltaWeight().detach();
+        var w = host.DenseWeight(DType) + DeltaWeight().detach();
         return w.norm(1, false, 2).MoveToOuterDisposeScope();
     }
 
@@ -113,7 +113,7 @@ public sealed class LoraLinear : ILinearAdapter
             // x' is the dropped input and W x' is recomputed; otherwise W x is the base result without its bias.
             var scale = (magnitude.weight / WeightNorm(host)).view(1, -1);
             Tensor baseNoBias;
-            if (training && Dropout > 0) baseNoBias = nn.functional.linear(dropped.to(host.weight.dtype), host.weight).to(DType);
+            if (training && Dropout > 0) baseNoBias = nn.functional.linear(dropped, host.DenseWeight(DType));
             else baseNoBias = (host.bias is null ? result : result - host.bias).to(DType);
             var dora = (scale - 1) * baseNoBias + scale * lora * Scaling;
             outp = result + dora.to(result.dtype);
@@ -125,17 +125,17 @@ public sealed class LoraLinear : ILinearAdapter
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var w = host.weight.to(DType);
+        var w = host.DenseWeight(DType);
         if (magnitude is null)
         {
-            host.weight.copy_(w + DeltaWeight());
+            host.AssignWeight(w + DeltaWeight());
         }
         else
         {
             var factor = (magnitude.weight / WeightNorm(host)).view(-1, 1);
             mergedDoraFactor?.Dispose();
             mergedDoraFactor = factor.clone().DetachFromDisposeScope();
-            host.weight.copy_(factor * (w + DeltaWeight()));
+            host.AssignWeight(factor * (w + DeltaWeight()));
         }
     }
 
@@ -143,15 +143,15 @@ public sealed class LoraLinear : ILinearAdapter
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var w = host.weight.to(DType);
+        var w = host.DenseWeight(DType);
         if (magnitude is null)
         {
-            host.weight.copy_(w - DeltaWeight());
+            host.AssignWeight(w - DeltaWeight());
         }
         else
         {
             var factor = mergedDoraFactor ?? throw new PeftSharpException($"DoRA adapter '{Name}' was not merged, so it cannot be unmerged");
-            host.weight.copy_(w / factor - DeltaWeight());
+            host.AssignWeight(w / factor - DeltaWeight());
             mergedDoraFactor.Dispose();
             mergedDoraFactor = null;
         }

@@ -1,0 +1,29 @@
+using static TorchSharp.torch;
+
+namespace PeftSharp.Nn.Quantized;
+
+/// <summary>
+/// A frozen Linear weight stored compactly (NF4/FP4, int8). It never holds a dense copy: it dequantizes on demand,
+/// in the forward pass and again in the backward pass, so a 4-bit model stays 4-bit while training adapters on it.
+/// </summary>
+public interface IQuantizedWeight : IDisposable
+{
+    /// <summary>"nf4", "fp4" or "int8".</summary>
+    string Format { get; }
+    long OutFeatures { get; }
+    long InFeatures { get; }
+    /// <summary>Bytes of every tensor this weight keeps (packed codes, scales, nested scales).</summary>
+    long StorageBytes { get; }
+
+    /// <summary>The dense [out, in] weight in <paramref name="dtype"/> (a new tensor owned by the caller).</summary>
+    Tensor Dequantize(ScalarType dtype);
+
+    /// <summary>x W^T for x [..., in], computed the format's way (int8 uses the LLM.int8 outlier split). No bias.</summary>
+    Tensor Matmul(Tensor x);
+
+    /// <summary>The tensors bitsandbytes writes for this weight, keyed relative to the Linear (e.g. "weight", "weight.absmax").</summary>
+    IReadOnlyDictionary<string, Tensor> CheckpointTensors();
+
+    /// <summary>The same format and settings applied to a new dense weight (used to merge adapters into a quantized base).</summary>
+    IQuantizedWeight Requantize(Tensor dense);
+}
