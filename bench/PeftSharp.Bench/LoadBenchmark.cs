@@ -4,6 +4,8 @@ using System.Text.Json;
 using PeftSharp.IO.SafeTensors;
 using PeftSharp.Models;
 using PeftSharp.Models.Llama;
+using PeftSharp.Nn;
+using PeftSharp.Nn.Quantized;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Bench;
@@ -12,13 +14,15 @@ namespace PeftSharp.Bench;
 /// Model load time and peak memory, each mode in a fresh process so one mode's peak cannot hide another's:
 ///   mapped  - parameters use the file's mapped pages (no copy);
 ///   copy    - parameters are allocated and filled by one memcpy from the mapping;
-///   stream  - the naive route: read each tensor's bytes with FileStream into a managed buffer, then copy.
+///   stream  - the naive route: read each tensor's bytes with FileStream into a managed buffer, then copy;
+///   nf4dq   - Linear weights quantized to NF4 with double quantization while loading, layer by layer;
+///   int8    - Linear weights quantized to LLM.int8 while loading.
 /// </summary>
 public static class LoadBenchmark
 {
-    public static readonly string[] Modes = { "mapped", "copy", "stream" };
+    public static readonly string[] Modes = { "mapped", "copy", "stream", "nf4dq", "int8" };
 
-    public sealed record Result(string Mode, double Seconds, double TouchSeconds, double PeakMiB, double AnonMiB, long Parameters);
+    public sealed record Result(string Mode, double Seconds, double TouchSeconds, double PeakMiB, double AnonMiB, long Parameters, double LinearBytesPerParameter);
 
     public static int Run(string dir, int repeats, string jsonOut)
     {
@@ -30,13 +34,13 @@ public static class LoadBenchmark
                 DropPageCacheHint(dir);
                 results.Add(RunChild(dir, mode));
             }
-        Console.WriteLine("| mode | load (s), median | first pass over all weights (s) | peak RSS (MiB) | private memory after (MiB) |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| mode | load (s), median | first pass over all weights (s) | peak RSS (MiB) | private memory after (MiB) | Linear bytes/param |");
+        Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var g in results.GroupBy(r => r.Mode))
         {
             double Median(Func<Result, double> f) => g.Select(f).OrderBy(x => x).ElementAt(g.Count() / 2);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {g.Key} | {Median(r => r.Seconds):F2} | {Median(r => r.TouchSeconds):F2} | {g.Max(r => r.PeakMiB):F0} | {g.Max(r => r.AnonMiB):F0} |"));
+                $"| {g.Key} | {Median(r => r.Seconds):F2} | {Median(r => r.TouchSeconds):F2} | {g.Max(r => r.PeakMiB):F0} | {g.Max(r => r.AnonMiB):F0} | {g.First().LinearBytesPerParameter:F3} |"));
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonOut))!);
         File.WriteAllText(jsonOut, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
@@ -75,9 +79,18 @@ public static class LoadBenchmark
         TorchRuntime.EnsureInitialized();
         var config = LlamaConfig.FromFile(Path.Combine(dir, "config.json"));
         var watch = Stopwatch.StartNew();
-        var model = new LlamaForCausalLM(config, ScalarType.BFloat16);
-        using (var source = SafeTensorsCheckpoint.Open(dir))
+        LlamaForCausalLM model;
+        if (mode is "nf4dq" or "int8")
         {
+            var q = mode == "int8"
+                ? new QuantizationConfig { LoadIn8Bit = true }
+                : new QuantizationConfig { LoadIn4Bit = true, Bnb4BitQuantType = "nf4", Bnb4BitUseDoubleQuant = true, Bnb4BitComputeDtype = "bfloat16" };
+            model = PretrainedCausalLM.Load(dir, new ModelLoadOptions { DType = "bfloat16", Quantization = q }).Model;
+        }
+        else
+        {
+            model = new LlamaForCausalLM(config, ScalarType.BFloat16);
+            using var source = SafeTensorsCheckpoint.Open(dir);
             if (mode == "stream") StreamLoad(model, dir);
             else WeightLoader.Load(model, source, model.TiedKeys, mapped: mode == "mapped");
         }
@@ -91,12 +104,32 @@ public static class LoadBenchmark
                 using var scope = NewDisposeScope();
                 checksum += p.sum(ScalarType.Float64).item<double>();
             }
+        using (no_grad())
+            foreach (var l in model.named_modules().Select(m => m.module).OfType<Linear>().Where(l => l.Quantized is not null))
+            {
+                using var scope = NewDisposeScope();
+                checksum += l.Quantized!.Dequantize(ScalarType.BFloat16).sum(ScalarType.Float64).item<double>();
+            }
         watch.Stop();
-        long n = ModelSummary.CountParameters(model);
-        var result = new Result(mode, loadSeconds, watch.Elapsed.TotalSeconds, ProcessMemory.PeakBytes() / 1048576.0, ProcessMemory.AnonymousBytes() / 1048576.0, n);
+        var (linearParams, linearBytes) = LinearStorage(model);
+        var result = new Result(mode, loadSeconds, watch.Elapsed.TotalSeconds, ProcessMemory.PeakBytes() / 1048576.0, ProcessMemory.AnonymousBytes() / 1048576.0,
+            ModelSummary.CountParameters(model), (double)linearBytes / linearParams);
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode}: checksum {checksum:E3}"));
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
+    }
+
+    /// <summary>Parameters and bytes of the base weights of every Linear except the output head (what quantization shrinks).</summary>
+    static (long Params, long Bytes) LinearStorage(LlamaForCausalLM model)
+    {
+        long p = 0, b = 0;
+        foreach (var (name, m) in model.named_modules())
+        {
+            if (m is not Linear l || name == "lm_head") continue;
+            p += (long)l.InFeatures * l.OutFeatures;
+            b += l.Quantized?.StorageBytes ?? l.weight.numel() * l.weight.ElementSize;
+        }
+        return (p, b);
     }
 
     /// <summary>The approach without memory mapping: FileStream reads into a managed array, then into the tensor.</summary>

@@ -16,6 +16,7 @@ public static class Program
             InspectCommand.Create(stdout),
             ConvertCommand.Create(stdout),
             MergeCommand.Create(stdout),
+            EvalCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         try

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PeftSharp.Models;
 using PeftSharp.Peft;
+using PeftSharp.Nn.Quantized;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -29,11 +30,19 @@ internal sealed class ModelOptions
         Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply on top of the model",
     };
 
+    readonly Option<bool> loadIn4Bit = new("--load-in-4bit") { Description = "Quantize Linear weights to 4 bits while loading (QLoRA base)" };
+    readonly Option<bool> loadIn8Bit = new("--load-in-8bit") { Description = "Quantize Linear weights to int8 (LLM.int8) while loading" };
+    readonly Option<string> quantType = new("--bnb-4bit-quant-type") { Description = "4-bit code: nf4 or fp4 (transformers' default: fp4)", DefaultValueFactory = _ => "fp4" };
+    readonly Option<bool> doubleQuant = new("--bnb-4bit-use-double-quant") { Description = "Quantize the 4-bit block scales too (saves ~0.37 bits/parameter)" };
+    readonly Option<string> computeDtype = new("--bnb-4bit-compute-dtype") { Description = "dtype 4-bit weights are dequantized to for matmuls: float32 or bfloat16", DefaultValueFactory = _ => "float32" };
+    readonly Option<double> int8Threshold = new("--llm-int8-threshold") { Description = "LLM.int8 outlier threshold (0 = plain int8)", DefaultValueFactory = _ => 6.0 };
+
     public ModelOptions AddTo(Command command, bool withAdapter = true)
     {
         command.Options.Add(model);
         command.Options.Add(tokenizer);
         command.Options.Add(dtype);
+        foreach (var o in new Option[] { loadIn4Bit, loadIn8Bit, quantType, doubleQuant, computeDtype, int8Threshold }) command.Options.Add(o);
         if (withAdapter) command.Options.Add(adapter);
         return this;
     }
@@ -41,7 +50,21 @@ internal sealed class ModelOptions
     /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
     {
-        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions { DType = r.GetValue(dtype)!, TokenizerPath = r.GetValue(tokenizer) });
+        var quantization = new QuantizationConfig
+        {
+            LoadIn4Bit = r.GetValue(loadIn4Bit),
+            LoadIn8Bit = r.GetValue(loadIn8Bit),
+            Bnb4BitQuantType = r.GetValue(quantType)!,
+            Bnb4BitUseDoubleQuant = r.GetValue(doubleQuant),
+            Bnb4BitComputeDtype = r.GetValue(computeDtype)!,
+            LlmInt8Threshold = r.GetValue(int8Threshold),
+        };
+        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions
+        {
+            DType = r.GetValue(dtype)!,
+            TokenizerPath = r.GetValue(tokenizer),
+            Quantization = quantization.Enabled ? quantization.Validate() : null,
+        });
         try
         {
             var folder = r.GetValue(adapter);

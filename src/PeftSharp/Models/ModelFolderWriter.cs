@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PeftSharp.IO.SafeTensors;
 using PeftSharp.Models.Llama;
+using PeftSharp.Nn;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Models;
@@ -36,8 +37,7 @@ public static class ModelFolderWriter
             if (config.EosTokenIds.Count == 1) gen["eos_token_id"] = config.EosTokenIds[0];
             else if (config.EosTokenIds.Count > 1) gen["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(e => (JsonNode)e).ToArray());
             File.WriteAllText(Path.Combine(tmp, "generation_config.json"), gen.ToJsonString(Indented));
-            var tied = model.TiedKeys;
-            var tensors = model.state_dict().Where(kv => !tied.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+            var tensors = CheckpointTensors(model).OrderBy(kv => kv.Key, StringComparer.Ordinal);
             ShardedSafeTensorsWriter.Write(tmp, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
             // Read + write rather than File.Copy: a copy would inherit read-only modes of the source.
             foreach (var (name, source) in extraFiles ?? new Dictionary<string, string>())
@@ -49,6 +49,26 @@ public static class ModelFolderWriter
         {
             if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The tensors a checkpoint of <paramref name="model"/> holds: its state_dict without the tied head, with each
+    /// quantized Linear written in bitsandbytes' layout (packed weight, absmax, quant_map, quant_state...).
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors(LlamaForCausalLM model)
+    {
+        var tied = model.TiedKeys;
+        var quantized = model.named_modules().Where(m => m.module is Linear { Quantized: not null })
+            .ToDictionary(m => m.name + ".weight", m => (m.name, ((Linear)m.module).Quantized!));
+        foreach (var (key, t) in model.state_dict())
+        {
+            if (tied.Contains(key)) continue;
+            if (quantized.TryGetValue(key, out var q))
+            {
+                foreach (var (k, v) in q.Item2.CheckpointTensors()) yield return KeyValuePair.Create(q.Item1 + "." + k, v);
+            }
+            else yield return KeyValuePair.Create(key, t);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using PeftSharp.Nn;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Models;
@@ -7,9 +8,12 @@ namespace PeftSharp.Models;
 /// <summary>A human-readable description of a loaded model: architecture, parameter counts, dtypes, tokenizer.</summary>
 public static class ModelSummary
 {
-    /// <summary>Parameters counted once each (a tied head shares the embedding table).</summary>
+    /// <summary>Parameters counted once each (a tied head shares the embedding table), quantized weights included.</summary>
     public static long CountParameters(nn.Module module) =>
-        UniqueParameters(module).Sum(p => p.numel());
+        UniqueParameters(module).Sum(p => p.numel()) + QuantizedLinears(module).Sum(l => (long)l.InFeatures * l.OutFeatures);
+
+    static IEnumerable<Linear> QuantizedLinears(nn.Module module) =>
+        module.named_modules().Select(m => m.module).OfType<Linear>().Where(l => l.Quantized is not null);
 
     static IEnumerable<Tensor> UniqueParameters(nn.Module module)
     {
@@ -28,9 +32,10 @@ public static class ModelSummary
         o.WriteLine(string.Create(inv, $"rope         theta {c.RopeTheta}{(c.RopeScaling is { } s ? $", {s.Type} scaling x{s.Factor}" : "")}, max positions {c.MaxPositionEmbeddings}"));
         o.WriteLine($"vocabulary   {c.VocabSize}{(c.TieWordEmbeddings ? ", output head tied to embeddings" : "")}");
         long total = CountParameters(lm.Model);
-        long bytes = UniqueParameters(lm.Model).Sum(p => p.numel() * p.ElementSize);
+        long bytes = UniqueParameters(lm.Model).Sum(p => p.numel() * p.ElementSize) + QuantizedLinears(lm.Model).Sum(l => l.Quantized!.StorageBytes);
         o.WriteLine(string.Create(inv, $"parameters   {total:N0} ({bytes / 1048576.0:F1} MiB)"));
-        var byDtype = UniqueParameters(lm.Model).GroupBy(p => p.dtype).Select(g => $"{g.Key}: {g.Sum(p => p.numel()):N0}");
+        var byDtype = UniqueParameters(lm.Model).Where(p => p.numel() > 0).GroupBy(p => p.dtype).Select(g => $"{g.Key}: {g.Sum(p => p.numel()):N0}")
+            .Concat(QuantizedLinears(lm.Model).GroupBy(l => l.Quantized!.Format).Select(g => $"{g.Key}: {g.Sum(l => (long)l.InFeatures * l.OutFeatures):N0}"));
         o.WriteLine($"dtypes       {string.Join(", ", byDtype)}");
         var groups = new (string Name, Func<string, bool> Match)[]
         {
@@ -43,7 +48,9 @@ public static class ModelSummary
         var seen = new HashSet<IntPtr>();
         foreach (var (name, match) in groups)
         {
-            long n = lm.Model.named_parameters().Where(kv => match(kv.name) && seen.Add(kv.parameter.Handle)).Sum(kv => kv.parameter.numel());
+            long n = lm.Model.named_parameters().Where(kv => match(kv.name) && seen.Add(kv.parameter.Handle)).Sum(kv => kv.parameter.numel())
+                + lm.Model.named_modules().Where(m => m.module is Linear { Quantized: not null } && match(m.name + ".weight"))
+                    .Sum(m => (long)((Linear)m.module).InFeatures * ((Linear)m.module).OutFeatures);
             if (n > 0) o.WriteLine(string.Create(inv, $"  {name,-12} {n,14:N0}  {100.0 * n / total,5:F1}%"));
         }
         if (lm.Tokenizer is { } t)

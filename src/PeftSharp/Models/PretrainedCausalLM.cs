@@ -3,6 +3,7 @@ using PeftSharp.IO.HuggingFace;
 using PeftSharp.IO.LlamaC;
 using PeftSharp.IO.SafeTensors;
 using PeftSharp.Models.Llama;
+using PeftSharp.Nn.Quantized;
 using PeftSharp.Tokenization;
 using static TorchSharp.torch;
 
@@ -15,6 +16,8 @@ public sealed record ModelLoadOptions
     public string? TokenizerPath { get; init; }
     /// <summary>Use the checkpoint's memory-mapped pages as the weights where the dtype matches (no copy).</summary>
     public bool MemoryMapped { get; init; } = true;
+    /// <summary>Quantize Linear weights while loading (bitsandbytes-style 4-bit or 8-bit); null = as the checkpoint stores them.</summary>
+    public QuantizationConfig? Quantization { get; init; }
 }
 
 /// <summary>A loaded causal LM with everything needed to use it: config, tokenizer, generation defaults.</summary>
@@ -61,8 +64,11 @@ public sealed class PretrainedCausalLM : IDisposable
         using (source)
         {
             var dtype = ResolveDType(options.DType, config.TorchDtype);
+            var quantization = options.Quantization is { Enabled: true } q ? q.Validate() : config.Quantization;
+            config = config with { Quantization = quantization };
             var lm = new LlamaForCausalLM(config, dtype);
-            var report = WeightLoader.Load(lm, source, lm.TiedKeys, options.MemoryMapped);
+            var quantizer = quantization is { Enabled: true } ? new BnbWeightQuantizer(quantization) : null;
+            var report = WeightLoader.Load(lm, source, lm.TiedKeys, options.MemoryMapped, quantizer);
             var tokenizer = LoadTokenizer(location, options.TokenizerPath);
             var generation = location.Format == ModelFormat.HuggingFaceFolder ? GenerationConfig.FromFolder(location.Path) : null;
             return new PretrainedCausalLM(lm, tokenizer, generation, location, report);

@@ -1,5 +1,7 @@
 using PeftSharp.IO;
 using PeftSharp.IO.SafeTensors;
+using PeftSharp.Nn;
+using PeftSharp.Nn.Quantized;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,11 +23,26 @@ public static class WeightLoader
     /// Where the source can map its file and a tensor's dtype already matches, make the parameter use the mapped
     /// pages (no copy, shared with the page cache, copy-on-write if modified) instead of copying them.
     /// </param>
-    public static WeightLoadReport Load(nn.Module module, ITensorSource source, IReadOnlySet<string>? tiedKeys = null, bool mapped = false)
+    /// <param name="quantizer">
+    /// Quantizes Linear weights as they load (layer by layer, so a 4-bit load never holds the dense model), and reads
+    /// Linear weights the checkpoint already stores quantized.
+    /// </param>
+    public static WeightLoadReport Load(nn.Module module, ITensorSource source, IReadOnlySet<string>? tiedKeys = null, bool mapped = false,
+        IWeightQuantizer? quantizer = null)
     {
         var targets = module.state_dict();
         var missing = new List<string>();
         var loaded = new List<string>();
+        var consumed = new HashSet<string>(StringComparer.Ordinal);
+        var linears = module.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name + ".weight", m => (m.name, (Linear)m.module));
+        var prequantized = new Dictionary<string, (string Path, Linear Layer)>(StringComparer.Ordinal);
+        if (quantizer is not null)
+            foreach (var (key, (path, layer)) in linears)
+                if (quantizer.PrequantizedKeys(source, path) is { } keys)
+                {
+                    prequantized[key] = (path, layer);
+                    consumed.UnionWith(keys);
+                }
         foreach (var (key, _) in targets)
             if (!source.Contains(key) && !(tiedKeys?.Contains(key) ?? false)) missing.Add(key);
         if (missing.Count > 0)
@@ -37,11 +54,23 @@ public static class WeightLoader
             foreach (var (key, target) in targets)
             {
                 if (tiedKeys?.Contains(key) ?? false) continue;
+                if (prequantized.TryGetValue(key, out var pq))
+                {
+                    pq.Layer.SetQuantized(quantizer!.LoadPrequantized(source, pq.Path));
+                    loaded.Add(key);
+                    continue;
+                }
                 var info = source.GetInfo(key);
                 if (!info.Shape.SequenceEqual(target.shape))
                     throw new PeftSharpException(
                         $"weight '{key}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{string.Join(", ", target.shape)}]: config.json does not describe these weights");
-                if (mapped && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
+                if (quantizer is not null && linears.TryGetValue(key, out var lin) && quantizer.Quantizes(lin.Item1))
+                {
+                    // Quantize straight from the checkpoint (mapped pages where possible): the dense layer is never materialised.
+                    using var dense = source is IMappedTensorSource src ? src.LoadMapped(key) : source.Load(key);
+                    lin.Item2.SetQuantized(quantizer.Quantize(dense));
+                }
+                else if (mapped && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
                 {
                     using var m = ms.LoadMapped(key);
                     target.set_(m);
@@ -54,7 +83,7 @@ public static class WeightLoader
                 loaded.Add(key);
             }
         }
-        var unexpected = source.Keys.Where(k => !targets.ContainsKey(k) && !Ignorable(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var unexpected = source.Keys.Where(k => !targets.ContainsKey(k) && !consumed.Contains(k) && !Ignorable(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         return new WeightLoadReport(loaded, unexpected);
     }
 }

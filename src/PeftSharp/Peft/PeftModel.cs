@@ -226,6 +226,9 @@ public sealed class PeftModel
             all += p.numel();
             if (p.requires_grad) trainable += p.numel();
         }
+        // A quantized base weight is a placeholder parameter; count the weights it stands for, as PEFT does for 4-bit.
+        all += Model.named_modules().Select(m => m.module).OfType<Linear>().Where(l => l.Quantized is not null)
+            .Sum(l => (long)l.InFeatures * l.OutFeatures);
         return (trainable, all);
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using PeftSharp.Nn.Quantized;
 
 namespace PeftSharp.Models.Llama;
 
@@ -30,6 +31,8 @@ public sealed record LlamaConfig
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = Array.Empty<int>();
     public int? PadTokenId { get; init; }
+    /// <summary>How the Linear weights are (to be) quantized, as config.json's quantization_config; null = dense.</summary>
+    public QuantizationConfig? Quantization { get; init; }
 
     public static readonly string[] SupportedModelTypes = { "llama", "qwen2", "mistral" };
 
@@ -70,6 +73,7 @@ public sealed record LlamaConfig
             BosTokenId = j.Has("bos_token_id") ? j.Ints("bos_token_id").FirstOrDefault() : null,
             EosTokenIds = j.Ints("eos_token_id"),
             PadTokenId = j.Has("pad_token_id") ? j.Ints("pad_token_id").FirstOrDefault() : null,
+            Quantization = QuantizationConfig.FromJson(j.Object("quantization_config")),
         };
         cfg.Validate(j.Source);
         return cfg;
@@ -144,6 +148,7 @@ public sealed record LlamaConfig
         if (EosTokenIds.Count == 1) o["eos_token_id"] = EosTokenIds[0];
         else if (EosTokenIds.Count > 1) o["eos_token_id"] = new JsonArray(EosTokenIds.Select(e => (JsonNode)e).ToArray());
         if (PadTokenId is { } p) o["pad_token_id"] = p;
+        if (Quantization is { Enabled: true } q) o["quantization_config"] = q.ToJson();
         return o;
     }
 }
