@@ -109,7 +109,7 @@ public static class Codebooks
     /// Decision boundaries between consecutive sorted code values, and the sorted-to-code index map. FP4's -0 sorts
     /// before +0 so that an exact 0 (on their midpoint, which goes up) encodes as +0.
     /// </summary>
-    internal static (float[] Midpoints, byte[] CodeOfSorted) Buckets(IReadOnlyList<float> code)
+    public static (float[] Midpoints, byte[] CodeOfSorted) Buckets(IReadOnlyList<float> code)
     {
         var order = Enumerable.Range(0, code.Count).OrderBy(i => code[i]).ThenBy(i => float.IsNegative(code[i]) ? 0 : 1).ThenBy(i => i).ToArray();
         var mids = new float[code.Count - 1];
