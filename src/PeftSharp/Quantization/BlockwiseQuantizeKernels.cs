@@ -1,0 +1,124 @@
+namespace PeftSharp.Quantization;
+
+/// <summary>
+/// Blockwise absmax quantization to the nearest code, in parallel over chunks of blocks. Runs once per weight
+/// at load, so it is plain scalar code; the nearest code comes from a branch-light binary search over the
+/// midpoints between sorted code values, with a value exactly on a midpoint going to the upper code.
+/// </summary>
+internal static unsafe class BlockwiseQuantizeKernels
+{
+    /// <summary>Elements per parallel work item: large enough to amortize scheduling, small enough to balance.</summary>
+    internal const long ElementsPerChunk = 1 << 16;
+
+    /// <summary>Number of sorted midpoints ≤ value (levels = number of codes, a power of two).</summary>
+    internal static int Bucket(float value, float* mids, int levels)
+    {
+        int idx = 0;
+        for (int step = levels >> 1; step > 0; step >>= 1)
+            if (value >= mids[idx + step - 1]) idx += step;
+        return idx;
+    }
+
+    /// <summary>Quantizes n floats to 4-bit codes, two per byte, first element in the high nibble.</summary>
+    public static void Quantize4Bit(float* x, long n, int blockSize, float[] mids, byte[] codeOfSorted, float* absmaxOut, byte* packedOut)
+    {
+        if (n == 0) return;
+        nint xs = (nint)x, am = (nint)absmaxOut, po = (nint)packedOut;
+        long blocks = (n + blockSize - 1) / blockSize;
+        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
+        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
+        ForChunks(chunks, n, chunk =>
+        {
+            float* src = (float*)xs;
+            byte* dst = (byte*)po;
+            float* absmax = (float*)am;
+            float* m = stackalloc float[15];
+            byte* codes = stackalloc byte[16];
+            for (int i = 0; i < 15; i++) m[i] = mids[i];
+            for (int i = 0; i < 16; i++) codes[i] = codeOfSorted[i];
+            long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
+            for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+            {
+                long start = b * blockSize, end = Math.Min(n, start + blockSize);
+                float max = 0;
+                for (long i = start; i < end; i++) max = Math.Max(max, Math.Abs(src[i]));
+                absmax[b] = max;
+                float divisor = max == 0 ? 1 : max; // an all-zero block encodes the 0 code, absmax stays 0
+                // blockSize is even, so every block starts on a byte boundary.
+                for (long i = start; i < end; i += 2)
+                {
+                    int hi = codes[Bucket(src[i] / divisor, m, 16)];
+                    int lo = i + 1 < end ? codes[Bucket(src[i + 1] / divisor, m, 16)] : 0;
+                    dst[i >> 1] = (byte)((hi << 4) | lo);
+                }
+            }
+        });
+    }
+
+    /// <summary>Quantizes n floats to 8-bit indices into a 256-entry code, with one fp32 absmax per block.</summary>
+    public static void Quantize8Bit(float* x, long n, int blockSize, float[] mids, byte[] codeOfSorted, float* absmaxOut, byte* qOut)
+    {
+        if (n == 0) return;
+        nint xs = (nint)x, am = (nint)absmaxOut, qo = (nint)qOut;
+        long blocks = (n + blockSize - 1) / blockSize;
+        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
+        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
+        ForChunks(chunks, n, chunk =>
+        {
+            float* src = (float*)xs;
+            byte* dst = (byte*)qo;
+            float* absmax = (float*)am;
+            fixed (float* m = mids)
+            fixed (byte* codes = codeOfSorted)
+            {
+                long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
+                for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+                {
+                    long start = b * blockSize, end = Math.Min(n, start + blockSize);
+                    float max = 0;
+                    for (long i = start; i < end; i++) max = Math.Max(max, Math.Abs(src[i]));
+                    absmax[b] = max;
+                    float divisor = max == 0 ? 1 : max;
+                    for (long i = start; i < end; i++) dst[i] = codes[Bucket(src[i] / divisor, m, 256)];
+                }
+            }
+        });
+    }
+
+    /// <summary>8-bit blockwise dequantization: code[q] * absmax[block], written as fp32.</summary>
+    public static void Dequantize8Bit(byte* q, long n, int blockSize, float[] code, float* absmax, float* output)
+    {
+        if (n == 0) return;
+        nint qs = (nint)q, am = (nint)absmax, os = (nint)output;
+        long blocks = (n + blockSize - 1) / blockSize;
+        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
+        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
+        ForChunks(chunks, n, chunk =>
+        {
+            byte* src = (byte*)qs;
+            float* dst = (float*)os;
+            float* a = (float*)am;
+            fixed (float* c = code)
+            {
+                long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
+                for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+                {
+                    long start = b * blockSize, end = Math.Min(n, start + blockSize);
+                    float scale = a[b];
+                    for (long i = start; i < end; i++) dst[i] = c[src[i]] * scale;
+                }
+            }
+        });
+    }
+
+    /// <summary>Runs body(chunk) for every chunk, in parallel unless the tensor is small.</summary>
+    internal static void ForChunks(long chunks, long elements, Action<long> body)
+    {
+        if (chunks == 1 || elements < 4 * ElementsPerChunk)
+        {
+            for (long c = 0; c < chunks; c++) body(c);
+            return;
+        }
+        Parallel.For(0L, chunks, body);
+    }
+}

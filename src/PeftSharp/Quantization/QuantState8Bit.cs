@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace PeftSharp.Quantization;
+
+/// <summary>
+/// An 8-bit blockwise quantized tensor: one uint8 index per element into a 256-entry code (bnb's signed dynamic
+/// map by default) and one fp32 absmax per block. Owns its tensors.
+/// </summary>
+public sealed class QuantState8Bit : IDisposable
+{
+    public QuantState8Bit(Tensor quantized, Tensor absmax, int blockSize, IReadOnlyList<float> code)
+    {
+        BlockSizes.Validate(blockSize);
+        if (code.Count != 256) throw new ArgumentException($"an 8-bit code has 256 entries, not {code.Count}", nameof(code));
+        Quantized = quantized;
+        Absmax = absmax;
+        BlockSize = blockSize;
+        Code = [.. code];
+    }
+
+    /// <summary>uint8 indices, the shape of the original tensor.</summary>
+    public Tensor Quantized { get; }
+    /// <summary>fp32 [blocks].</summary>
+    public Tensor Absmax { get; }
+    public int BlockSize { get; }
+    public float[] Code { get; }
+    public long NumElements => Quantized.numel();
+
+    /// <summary>code[q] * absmax[block] as fp32, the original shape.</summary>
+    public unsafe Tensor Dequantize()
+    {
+        using var scope = NewDisposeScope();
+        var q = Quantized.contiguous();
+        var a = Absmax.contiguous();
+        var output = empty(Quantized.shape, ScalarType.Float32);
+        BlockwiseQuantizeKernels.Dequantize8Bit(
+            TensorMemory.Pointer<byte>(q, ScalarType.Byte, "8-bit codes"), q.numel(), BlockSize, Code,
+            TensorMemory.Pointer<float>(a, ScalarType.Float32, "8-bit absmax"), TensorMemory.Pointer<float>(output, ScalarType.Float32, "output"));
+        return output.MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        Quantized.Dispose();
+        Absmax.Dispose();
+    }
+}
