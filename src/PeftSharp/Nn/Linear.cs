@@ -47,7 +47,8 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     {
         if (quantized.OutFeatures != OutFeatures || quantized.InFeatures != InFeatures)
             throw new PeftSharpException($"quantized weight is [{quantized.OutFeatures}, {quantized.InFeatures}] but the layer is [{OutFeatures}, {InFeatures}]");
-        Quantized?.Dispose();
+        quantized.DetachFromDisposeScopes();
+        if (!ReferenceEquals(Quantized, quantized)) Quantized?.Dispose();
         Quantized = quantized;
         using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
         weight.requires_grad = false;

@@ -43,6 +43,14 @@ public sealed class FourBitWeight : IQuantizedWeight
 
     public IReadOnlyDictionary<string, Tensor> CheckpointTensors() => State.ToBnbTensors();
 
+    public void DetachFromDisposeScopes()
+    {
+        State.Packed.DetachFromDisposeScope();
+        State.Absmax?.DetachFromDisposeScope();
+        State.Nested?.Quantized.DetachFromDisposeScope();
+        State.Nested?.Absmax.DetachFromDisposeScope();
+    }
+
     public IQuantizedWeight Requantize(Tensor dense) =>
         Quantize(dense, State.QuantType, State.BlockSize, State.DoubleQuantized, ComputeDType);
 
@@ -75,6 +83,12 @@ public sealed class EightBitWeight : IQuantizedWeight
     public Tensor Matmul(Tensor x) => Int8Quantizer.Int8Matmul(x, Weight, Threshold);
 
     public IReadOnlyDictionary<string, Tensor> CheckpointTensors() => Weight.ToBnbTensors();
+
+    public void DetachFromDisposeScopes()
+    {
+        Weight.CB.DetachFromDisposeScope();
+        Weight.SCB.DetachFromDisposeScope();
+    }
 
     public IQuantizedWeight Requantize(Tensor dense) => new EightBitWeight(Int8Quantizer.Quantize(dense), Threshold);
 

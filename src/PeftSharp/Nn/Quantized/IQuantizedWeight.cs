@@ -24,6 +24,9 @@ public interface IQuantizedWeight : IDisposable
     /// <summary>The tensors bitsandbytes writes for this weight, keyed relative to the Linear (e.g. "weight", "weight.absmax").</summary>
     IReadOnlyDictionary<string, Tensor> CheckpointTensors();
 
+    /// <summary>Takes every tensor of this weight out of any dispose scope: a layer's weight lives as long as the layer.</summary>
+    void DetachFromDisposeScopes();
+
     /// <summary>The same format and settings applied to a new dense weight (used to merge adapters into a quantized base).</summary>
     IQuantizedWeight Requantize(Tensor dense);
 }
