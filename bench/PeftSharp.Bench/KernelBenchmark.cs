@@ -14,7 +14,7 @@ public static class KernelBenchmark
 {
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    static double MedianMs(int runs, Action body, int warmup = 3)
+    internal static double MedianMs(int runs, Action body, int warmup = 3)
     {
         for (int i = 0; i < warmup; i++) body();
         var times = new List<double>();

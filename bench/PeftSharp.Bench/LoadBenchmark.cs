@@ -22,7 +22,7 @@ public static class LoadBenchmark
 {
     public static readonly string[] Modes = { "mapped", "copy", "stream", "nf4dq", "int8" };
 
-    public sealed record Result(string Mode, double Seconds, double TouchSeconds, double PeakMiB, double AnonMiB, long Parameters, double LinearBytesPerParameter);
+    public sealed record Result(string Mode, double Seconds, double TouchSeconds, double PeakMiB, double PeakAnonMiB, double AnonMiB, long Parameters, double LinearBytesPerParameter);
 
     public static int Run(string dir, int repeats, string jsonOut)
     {
@@ -34,13 +34,13 @@ public static class LoadBenchmark
                 DropPageCacheHint(dir);
                 results.Add(RunChild(dir, mode));
             }
-        Console.WriteLine("| mode | load (s), median | first pass over all weights (s) | peak RSS (MiB) | private memory after (MiB) | Linear bytes/param |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine("| mode | load (s), median | first pass over all weights (s) | peak RSS (MiB) | peak private during load (MiB) | private after (MiB) | Linear bytes/param |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var g in results.GroupBy(r => r.Mode))
         {
             double Median(Func<Result, double> f) => g.Select(f).OrderBy(x => x).ElementAt(g.Count() / 2);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {g.Key} | {Median(r => r.Seconds):F2} | {Median(r => r.TouchSeconds):F2} | {g.Max(r => r.PeakMiB):F0} | {g.Max(r => r.AnonMiB):F0} | {g.First().LinearBytesPerParameter:F3} |"));
+                $"| {g.Key} | {Median(r => r.Seconds):F2} | {Median(r => r.TouchSeconds):F2} | {g.Max(r => r.PeakMiB):F0} | {g.Max(r => r.PeakAnonMiB):F0} | {g.Max(r => r.AnonMiB):F0} | {g.First().LinearBytesPerParameter:F3} |"));
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonOut))!);
         File.WriteAllText(jsonOut, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
@@ -78,6 +78,7 @@ public static class LoadBenchmark
     {
         TorchRuntime.EnsureInitialized();
         var config = LlamaConfig.FromFile(Path.Combine(dir, "config.json"));
+        using var sampler = new ProcessMemory.PeakAnonymousSampler();
         var watch = Stopwatch.StartNew();
         LlamaForCausalLM model;
         if (mode is "nf4dq" or "int8")
@@ -95,6 +96,7 @@ public static class LoadBenchmark
             else WeightLoader.Load(model, source, model.TiedKeys, mapped: mode == "mapped");
         }
         double loadSeconds = watch.Elapsed.TotalSeconds;
+        double loadPeakPrivate = sampler.PeakBytes / 1048576.0;
         watch.Restart();
         // Touch every weight once (a forward pass would), so lazily mapped pages count in the peak too.
         double checksum = 0;
@@ -102,17 +104,17 @@ public static class LoadBenchmark
             foreach (var (_, p) in model.named_parameters())
             {
                 using var scope = NewDisposeScope();
-                checksum += p.sum(ScalarType.Float64).item<double>();
+                checksum += p.sum().to(ScalarType.Float64).item<double>();
             }
         using (no_grad())
             foreach (var l in model.named_modules().Select(m => m.module).OfType<Linear>().Where(l => l.Quantized is not null))
             {
                 using var scope = NewDisposeScope();
-                checksum += l.Quantized!.Dequantize(ScalarType.BFloat16).sum(ScalarType.Float64).item<double>();
+                checksum += l.Quantized!.Dequantize(ScalarType.BFloat16).sum().to(ScalarType.Float64).item<double>();
             }
         watch.Stop();
         var (linearParams, linearBytes) = LinearStorage(model);
-        var result = new Result(mode, loadSeconds, watch.Elapsed.TotalSeconds, ProcessMemory.PeakBytes() / 1048576.0, ProcessMemory.AnonymousBytes() / 1048576.0,
+        var result = new Result(mode, loadSeconds, watch.Elapsed.TotalSeconds, ProcessMemory.PeakBytes() / 1048576.0, loadPeakPrivate, ProcessMemory.AnonymousBytes() / 1048576.0,
             ModelSummary.CountParameters(model), (double)linearBytes / linearParams);
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode}: checksum {checksum:E3}"));
         Console.WriteLine(JsonSerializer.Serialize(result));

@@ -3,6 +3,7 @@ using PeftSharp.Bench;
 // PeftSharp benchmarks. Run in Release:
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- load [--dir bench/out/qwen2.5-0.5b-random] [--repeats 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- kernels [--size 4096] [--runs 15] [--tokens 4096] [--matmul-runs 3]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -21,10 +22,14 @@ switch (argv.FirstOrDefault())
             int.Parse(Opt("--runs", "15"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--matmul-runs", "3"), System.Globalization.CultureInfo.InvariantCulture));
+    case "linear":
+        return LinearBenchmark.Run(int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
     case "load-child":
         return LoadBenchmark.Child(argv[1], argv[2]);
     default:
         Console.Error.WriteLine("usage: PeftSharp.Bench load [--dir DIR] [--repeats N] [--json FILE]");
         Console.Error.WriteLine("       PeftSharp.Bench kernels [--size N] [--runs N] [--tokens N] [--matmul-runs N]");
+        Console.Error.WriteLine("       PeftSharp.Bench linear [--tokens N] [--runs N]");
         return 2;
 }
