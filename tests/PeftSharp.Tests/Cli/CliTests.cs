@@ -84,3 +84,39 @@ public class CliTests
         Assert.Contains("bfloat16", d.Err);
     }
 }
+
+public class CliQuantizationTests
+{
+    [Fact]
+    public void Generate_and_inspect_with_a_4bit_base()
+    {
+        var model = Fixtures.Require("models", "stories260K");
+        var g = CliRunner.Run("generate", "-m", model, "-n", "20", "--load-in-4bit", "--bnb-4bit-quant-type", "nf4", "--bnb-4bit-use-double-quant");
+        Assert.True(g.ExitCode == 0, g.Err);
+        Assert.StartsWith("Once upon a time", g.Out);
+        var i = CliRunner.Run("inspect", "-m", model, "--load-in-4bit", "--bnb-4bit-quant-type", "nf4");
+        Assert.True(i.ExitCode == 0, i.Err);
+        Assert.Contains("Float32: 33,472, nf4: 226,560", i.Out);   // the 35 Linear weights (61,440 + 165,120); embeddings and norms stay fp32
+        Assert.Contains("parameters   260,032", i.Out);
+    }
+
+    [Theory]
+    [InlineData("--bnb-4bit-quant-type", "int3", "nf4 or fp4")]
+    [InlineData("--bnb-4bit-compute-dtype", "float16", "float32 or bfloat16")]
+    public void Bad_quantization_options_name_the_field(string option, string value, string expected)
+    {
+        var model = Fixtures.Require("models", "stories260K");
+        var r = CliRunner.Run("generate", "-m", model, "--load-in-4bit", option, value);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Err);
+    }
+
+    [Fact]
+    public void Four_and_eight_bit_together_are_refused()
+    {
+        var model = Fixtures.Require("models", "stories260K");
+        var r = CliRunner.Run("generate", "-m", model, "--load-in-4bit", "--load-in-8bit");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("exclusive", r.Err);
+    }
+}
