@@ -24,10 +24,7 @@ internal static unsafe class BlockwiseQuantizeKernels
     {
         if (n == 0) return;
         nint xs = (nint)x, am = (nint)absmaxOut, po = (nint)packedOut;
-        long blocks = (n + blockSize - 1) / blockSize;
-        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
-        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
-        ForChunks(chunks, n, chunk =>
+        ForBlockRanges(n, blockSize, (firstBlock, endBlock) =>
         {
             float* src = (float*)xs;
             byte* dst = (byte*)po;
@@ -36,12 +33,10 @@ internal static unsafe class BlockwiseQuantizeKernels
             byte* codes = stackalloc byte[16];
             for (int i = 0; i < 15; i++) m[i] = mids[i];
             for (int i = 0; i < 16; i++) codes[i] = codeOfSorted[i];
-            long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
-            for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+            for (long b = firstBlock; b < endBlock; b++)
             {
                 long start = b * blockSize, end = Math.Min(n, start + blockSize);
-                float max = 0;
-                for (long i = start; i < end; i++) max = Math.Max(max, Math.Abs(src[i]));
+                float max = AbsMax(src, start, end);
                 absmax[b] = max;
                 float divisor = max == 0 ? 1 : max; // an all-zero block encodes the 0 code, absmax stays 0
                 // blockSize is even, so every block starts on a byte boundary.
@@ -60,10 +55,7 @@ internal static unsafe class BlockwiseQuantizeKernels
     {
         if (n == 0) return;
         nint xs = (nint)x, am = (nint)absmaxOut, qo = (nint)qOut;
-        long blocks = (n + blockSize - 1) / blockSize;
-        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
-        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
-        ForChunks(chunks, n, chunk =>
+        ForBlockRanges(n, blockSize, (firstBlock, endBlock) =>
         {
             float* src = (float*)xs;
             byte* dst = (byte*)qo;
@@ -71,12 +63,10 @@ internal static unsafe class BlockwiseQuantizeKernels
             fixed (float* m = mids)
             fixed (byte* codes = codeOfSorted)
             {
-                long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
-                for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+                for (long b = firstBlock; b < endBlock; b++)
                 {
                     long start = b * blockSize, end = Math.Min(n, start + blockSize);
-                    float max = 0;
-                    for (long i = start; i < end; i++) max = Math.Max(max, Math.Abs(src[i]));
+                    float max = AbsMax(src, start, end);
                     absmax[b] = max;
                     float divisor = max == 0 ? 1 : max;
                     for (long i = start; i < end; i++) dst[i] = codes[Bucket(src[i] / divisor, m, 256)];
@@ -90,18 +80,14 @@ internal static unsafe class BlockwiseQuantizeKernels
     {
         if (n == 0) return;
         nint qs = (nint)q, am = (nint)absmax, os = (nint)output;
-        long blocks = (n + blockSize - 1) / blockSize;
-        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
-        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
-        ForChunks(chunks, n, chunk =>
+        ForBlockRanges(n, blockSize, (firstBlock, endBlock) =>
         {
             byte* src = (byte*)qs;
             float* dst = (float*)os;
             float* a = (float*)am;
             fixed (float* c = code)
             {
-                long endBlock = Math.Min(blocks, (chunk + 1) * blocksPerChunk);
-                for (long b = chunk * blocksPerChunk; b < endBlock; b++)
+                for (long b = firstBlock; b < endBlock; b++)
                 {
                     long start = b * blockSize, end = Math.Min(n, start + blockSize);
                     float scale = a[b];
@@ -109,6 +95,22 @@ internal static unsafe class BlockwiseQuantizeKernels
                 }
             }
         });
+    }
+
+    static float AbsMax(float* src, long start, long end)
+    {
+        float max = 0;
+        for (long i = start; i < end; i++) max = Math.Max(max, Math.Abs(src[i]));
+        return max;
+    }
+
+    /// <summary>Runs body(firstBlock, endBlock) over chunks of about ElementsPerChunk elements, in parallel unless small.</summary>
+    internal static void ForBlockRanges(long n, int blockSize, Action<long, long> body)
+    {
+        long blocks = (n + blockSize - 1) / blockSize;
+        long blocksPerChunk = Math.Max(1, ElementsPerChunk / blockSize);
+        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
+        ForChunks(chunks, n, chunk => body(chunk * blocksPerChunk, Math.Min(blocks, (chunk + 1) * blocksPerChunk)));
     }
 
     /// <summary>Runs body(chunk) for every chunk, in parallel unless the tensor is small.</summary>

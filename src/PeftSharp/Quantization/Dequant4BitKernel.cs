@@ -48,14 +48,8 @@ internal static unsafe class Dequant4BitKernel
         if (n == 0) return;
         isa = KernelIsas.Resolve(isa);
         nint src = (nint)packed, dst = (nint)output, code = (nint)code16;
-        long blocks = (n + blockSize - 1) / blockSize;
-        long blocksPerChunk = Math.Max(1, BlockwiseQuantizeKernels.ElementsPerChunk / blockSize);
-        long chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk;
-        BlockwiseQuantizeKernels.ForChunks(chunks, n, chunk =>
-        {
-            long first = chunk * blocksPerChunk, last = Math.Min(blocks, first + blocksPerChunk);
-            DecodeBlocks((byte*)src, n, blockSize, (float*)code, absmax, dst, bf16, isa, first, last);
-        });
+        BlockwiseQuantizeKernels.ForBlockRanges(n, blockSize, (first, last) =>
+            DecodeBlocks((byte*)src, n, blockSize, (float*)code, absmax, dst, bf16, isa, first, last));
     }
 
     static void DecodeBlocks(byte* src, long n, int blockSize, float* code, AbsmaxSource absmax, nint dst, bool bf16, KernelIsa isa, long first, long last)
