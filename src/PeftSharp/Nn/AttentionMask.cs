@@ -31,6 +31,23 @@ public static class AttentionMask
         return mask.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The mask for packed rows: token q may attend key k when k &lt;= q and both belong to the same example
+    /// (<paramref name="sequenceIds"/> [B, T], -1 on padding), so examples packed into one row never see each other.
+    /// </summary>
+    public static Tensor BuildPacked(Tensor sequenceIds)
+    {
+        using var scope = NewDisposeScope();
+        long t = sequenceIds.shape[1];
+        var idx = arange(t, device: sequenceIds.device);
+        var causal = idx.unsqueeze(0).le(idx.unsqueeze(1));                                  // [T,T]: k <= q
+        var same = sequenceIds.unsqueeze(2).eq(sequenceIds.unsqueeze(1));                     // [B,T,T]
+        var valid = sequenceIds.ge(0).unsqueeze(1);                                           // [B,1,T] keys that are real
+        var mask = same.logical_and(causal.unsqueeze(0)).logical_and(valid)
+            .logical_or(idx.unsqueeze(0).eq(idx.unsqueeze(1)).unsqueeze(0));                  // always see yourself
+        return mask.unsqueeze(1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Position ids [B, T] for the new tokens: counted over real tokens only, so left padding is neutral.</summary>
     public static Tensor PositionIds(long queryLength, long pastLength, Tensor? keyPadding, long batch, Device device)
     {
