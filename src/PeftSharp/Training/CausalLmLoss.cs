@@ -1,0 +1,24 @@
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// Next-token cross-entropy in fp32: logits at position t predict labels at t+1; labels of -100 (prompt tokens,
+/// padding, packed-example boundaries) are ignored. Returns the summed loss and the number of predicted tokens, so
+/// gradient accumulation can divide by the tokens of the whole accumulated batch (every token weighs the same).
+/// </summary>
+public static class CausalLmLoss
+{
+    public const long IgnoreIndex = -100;
+
+    public static (Tensor Sum, long Tokens) Compute(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        long v = logits.shape[^1];
+        var shiftedLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, v).to(ScalarType.Float32);
+        var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1);
+        long tokens = shiftedLabels.ne(IgnoreIndex).sum().item<long>();
+        var sum = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
+        return (sum.MoveToOuterDisposeScope(), tokens);
+    }
+}

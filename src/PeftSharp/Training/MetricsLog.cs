@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json;
+using TorchSharp;
+
+namespace PeftSharp.Training;
+
+/// <summary>One logged point: train metrics every logging step, eval metrics every eval step.</summary>
+public sealed record MetricPoint(int Step, double Epoch, string Split, double Loss, double? LearningRate = null,
+    double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null, double? PeakMemoryMiB = null);
+
+/// <summary>
+/// Where training metrics go: metrics.jsonl (one JSON object per line, flushed as written), TensorBoard event files
+/// (TorchSharp's SummaryWriter) and an in-memory history for the final plot and summary.
+/// </summary>
+public sealed class MetricsLog : IDisposable
+{
+    readonly StreamWriter jsonl;
+    readonly TorchSharp.Modules.SummaryWriter? tensorboard;
+    readonly List<MetricPoint> history = new();
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    public IReadOnlyList<MetricPoint> History => history;
+    public string JsonlPath { get; }
+
+    public MetricsLog(string outputDir, bool append, bool useTensorBoard)
+    {
+        Directory.CreateDirectory(outputDir);
+        JsonlPath = Path.Combine(outputDir, "metrics.jsonl");
+        jsonl = new StreamWriter(new FileStream(JsonlPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read));
+        if (useTensorBoard) tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(outputDir, "runs"));
+    }
+
+    /// <summary>Points already logged before a resume (read back from metrics.jsonl) so the plot covers the whole run.</summary>
+    public void Preload(IEnumerable<MetricPoint> points) => history.AddRange(points);
+
+    public static IEnumerable<MetricPoint> Read(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        foreach (var line in File.ReadLines(path))
+            if (line.Length > 0) yield return JsonSerializer.Deserialize<MetricPoint>(line, Json)!;
+    }
+
+    public void Log(MetricPoint p)
+    {
+        history.Add(p);
+        jsonl.WriteLine(JsonSerializer.Serialize(p, Json));
+        jsonl.Flush();
+        if (tensorboard is null) return;
+        void Scalar(string name, double? value)
+        {
+            if (value is { } v) tensorboard.add_scalar(p.Split + "/" + name, (float)v, p.Step, null);
+        }
+        Scalar("loss", p.Loss);
+        Scalar("learning_rate", p.LearningRate);
+        Scalar("grad_norm", p.GradNorm);
+        Scalar("perplexity", p.Perplexity);
+        Scalar("tokens_per_second", p.TokensPerSecond);
+    }
+
+    public static string Format(MetricPoint p)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var b = new System.Text.StringBuilder();
+        b.Append(inv, $"step {p.Step} epoch {p.Epoch:F2} {p.Split} loss {p.Loss:F4}");
+        if (p.Perplexity is { } ppl) b.Append(inv, $" ppl {ppl:F2}");
+        if (p.LearningRate is { } lr) b.Append(inv, $" lr {lr:E2}");
+        if (p.GradNorm is { } g) b.Append(inv, $" grad_norm {g:F3}");
+        if (p.TokensPerSecond is { } t) b.Append(inv, $" {t:F0} tok/s");
+        if (p.PeakMemoryMiB is { } m) b.Append(inv, $" peak {m:F0} MiB");
+        return b.ToString();
+    }
+
+    public void Dispose()
+    {
+        jsonl.Dispose(); // SummaryWriter writes each event as it is added and holds no handle to close
+    }
+}
