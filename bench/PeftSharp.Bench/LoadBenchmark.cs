@@ -78,7 +78,7 @@ public static class LoadBenchmark
     {
         TorchRuntime.EnsureInitialized();
         var config = LlamaConfig.FromFile(Path.Combine(dir, "config.json"));
-        using var sampler = new ProcessMemory.PeakAnonymousSampler();
+        using var sampler = new ProcessMemorySampling.PeakAnonymousSampler();
         var watch = Stopwatch.StartNew();
         LlamaForCausalLM model;
         if (mode is "nf4dq" or "int8")
