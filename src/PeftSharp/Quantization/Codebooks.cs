@@ -12,6 +12,7 @@ public static class Codebooks
     static readonly float[] Nf4Table = CreateNormalMap(Nf4Offset);
     static readonly float[] Fp4Table = CreateFp4Map();
     static readonly float[] DynamicTable = CreateDynamicMap();
+    static readonly float[] UnsignedDynamicTable = CreateDynamicMap(signed: false);
 
     /// <summary>NormalFloat4: 16 sorted values in [-1, 1], index 7 is 0.</summary>
     public static IReadOnlyList<float> Nf4 => Nf4Table;
@@ -21,6 +22,9 @@ public static class Codebooks
 
     /// <summary>bnb's signed 8-bit dynamic map (256 sorted values in [-1, 1]) used for 8-bit blockwise states.</summary>
     public static IReadOnlyList<float> DynamicSigned8Bit => DynamicTable;
+
+    /// <summary>bnb's unsigned 8-bit dynamic map (256 sorted values in [0, 1]): 8-bit Adam's exp_avg_sq code.</summary>
+    public static IReadOnlyList<float> DynamicUnsigned8Bit => UnsignedDynamicTable;
 
     public static IReadOnlyList<float> For(QuantType type) => type switch
     {
@@ -69,22 +73,24 @@ public static class Codebooks
     }
 
     /// <summary>
-    /// bnb create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): for exponent i = 0..6, the
-    /// midpoints of linspace(0.1, 1, 2^i + 1) scaled by 10^(i-6), with both signs; plus 0 and 1.0; sorted.
+    /// bnb create_dynamic_map(signed, max_exponent_bits=7, total_bits=8): for exponent i = 0..6, the midpoints of
+    /// linspace(0.1, 1, n_i + 1) scaled by 10^(i-6), with n_i = 2^i per sign when signed and 2^(i+1) when unsigned
+    /// (the sign bit becomes one more fraction bit); plus 0 and 1.0; sorted. Both give exactly 256 values.
     /// The float32 arithmetic follows torch's so the values match bnb's tensor bit for bit.
     /// </summary>
-    static float[] CreateDynamicMap()
+    static float[] CreateDynamicMap(bool signed = true)
     {
         var data = new List<float>(256);
         for (int i = 0; i < 7; i++)
         {
-            float[] boundaries = LinspaceFloat32(0.1f, 1f, (1 << i) + 1);
+            int fractionItems = signed ? 1 << i : 1 << (i + 1);
+            float[] boundaries = LinspaceFloat32(0.1f, 1f, fractionItems + 1);
             float scale = (float)Math.Pow(10, i - 6);
             for (int j = 0; j + 1 < boundaries.Length; j++)
             {
                 float mean = (boundaries[j] + boundaries[j + 1]) / 2.0f;
                 data.Add(scale * mean);
-                data.Add(-scale * mean);
+                if (signed) data.Add(-scale * mean);
             }
         }
         data.Add(0f);
