@@ -87,7 +87,8 @@ public static class AdapterFolder
         return peft;
     }
 
-    static void LoadWeights(PeftModel peft, string name, string folder)
+    /// <summary>Loads the weights saved in <paramref name="folder"/> into the existing adapter <paramref name="name"/>.</summary>
+    public static void LoadWeights(PeftModel peft, string name, string folder)
     {
         var path = Path.Combine(folder, WeightsFile);
         if (!File.Exists(path)) throw new PeftSharpException($"{path} not found: the adapter folder has a config but no weights");

@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using PeftSharp.Models;
+using PeftSharp.Models.Llama;
+using PeftSharp.Peft;
+using PeftSharp.Training.Optimization;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training;
+
+public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? FinalEvalPerplexity, string OutputDir, bool StoppedEarly, int SkippedSteps, TimeSpan Elapsed);
+
+/// <summary>
+/// The supervised fine-tuning loop: micro-batches with gradient accumulation (every predicted token weighs the
+/// same across the accumulated batch), clipping, AdamW variants, a learning-rate schedule, periodic evaluation,
+/// early stopping, non-finite loss handling, atomic checkpoints and exact resume. With an adapter only the adapter
+/// trains; without one (full fine-tuning) every parameter does.
+/// </summary>
+public sealed class Trainer
+{
+    readonly TrainerOptions o;
+    readonly LlamaForCausalLM model;
+    readonly PeftModel? peft;
+    readonly IBatchSource train;
+    readonly IBatchSource? eval;
+    readonly TextWriter log;
+
+    public string? BaseModelName { get; init; }
+    /// <summary>Files copied into every saved model/adapter folder (e.g. tokenizer files), name -> source path.</summary>
+    public IReadOnlyDictionary<string, string>? ExtraFiles { get; init; }
+
+    public Trainer(TrainerOptions options, LlamaForCausalLM model, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
+    {
+        o = options.Validate();
+        this.model = model;
+        this.peft = peft;
+        this.train = train;
+        this.eval = eval;
+        this.log = log ?? TextWriter.Null;
+        if (train.BatchesPerEpoch == 0) throw new ConfigurationException("the training set produced no batches: add data or lower micro_batch_size");
+    }
+
+    /// <summary>max_steps, or every epoch's steps (an epoch ends with a possibly smaller accumulation group).</summary>
+    public int TotalSteps => o.MaxSteps > 0 ? o.MaxSteps
+        : (int)Math.Ceiling((double)train.BatchesPerEpoch / o.GradientAccumulationSteps) * o.NumEpochs;
+
+    List<(string Name, Parameter Param)> TrainableParameters()
+    {
+        if (peft is null)
+            foreach (var (_, p) in model.named_parameters()) p.requires_grad = p.numel() > 0;
+        var seen = new HashSet<IntPtr>();
+        return model.named_parameters().Where(p => p.parameter.requires_grad && seen.Add(p.parameter.Handle))
+            .Select(p => (p.name, p.parameter)).ToList();
+    }
+
+    ITrainingOptimizer CreateOptimizer(List<(string, Parameter)> parameters)
+    {
+        var opts = new AdamWOptions { LearningRate = o.LearningRate, Beta1 = o.AdamBeta1, Beta2 = o.AdamBeta2, Eps = o.AdamEpsilon, WeightDecay = o.WeightDecay };
+        return o.Optimizer switch
+        {
+            "adamw_8bit" => new AdamW8BitOptimizer(parameters, opts),
+            "paged_adamw" or "paged_adamw_32bit" => new PagedAdamWOptimizer(parameters, opts),
+            _ => new AdamWOptimizer(parameters, opts),
+        };
+    }
+
+    public TrainingResult Run(CancellationToken cancel = default)
+    {
+        var watch = Stopwatch.StartNew();
+        var store = new CheckpointStore(o.OutputDir, o.SaveTotalLimit);
+        var parameters = TrainableParameters();
+        if (parameters.Count == 0) throw new ConfigurationException("nothing to train: no parameter requires a gradient");
+        using var optimizer = CreateOptimizer(parameters);
+        int totalSteps = TotalSteps;
+        int warmup = o.WarmupSteps > 0 ? o.WarmupSteps : (int)Math.Ceiling(o.WarmupRatio * totalSteps);
+        var schedule = new LrSchedule(LrSchedule.ParseKind(o.LrScheduler), o.LearningRate, totalSteps, warmup);
+        manual_seed(o.Seed);
+        var state = new TrainerState { TotalSteps = totalSteps };
+        var resumeFrom = store.Resolve(o.ResumeFromCheckpoint);
+        if (resumeFrom is not null)
+        {
+            state = LoadCheckpoint(resumeFrom, optimizer);
+            log.WriteLine($"resumed from {resumeFrom} at step {state.GlobalStep} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
+        }
+        using var metrics = new MetricsLog(o.OutputDir, append: resumeFrom is not null, o.TensorBoard);
+        model.model.GradientCheckpointing = o.GradientCheckpointing;
+        SetTraining(true);
+        log.WriteLine($"training {parameters.Sum(p => p.Item2.numel()):N0} parameters for {totalSteps} steps ({train.BatchesPerEpoch} micro-batches per epoch, accumulation {o.GradientAccumulationSteps}), optimizer {optimizer.TypeName}");
+
+        int consecutiveBad = 0;
+        bool stoppedEarly = false;
+        double windowLoss = 0;
+        long windowTokens = 0, windowPredicted = 0;
+        var windowWatch = Stopwatch.StartNew();
+        double lastGradNorm = 0;
+        var group = new List<TrainingBatch>();
+        (double Loss, double Ppl)? lastEval = null;
+
+        bool Done() => state.GlobalStep >= totalSteps || stoppedEarly || cancel.IsCancellationRequested;
+
+        // One optimizer step over the collected micro-batches, then logging, evaluation and checkpoints.
+        void ProcessGroup(int epoch, int consumed)
+        {
+            var (loss, predicted, tokens, ok) = AccumulationStep(group, optimizer, schedule, state.GlobalStep, ref lastGradNorm);
+            foreach (var b in group) b.Dispose();
+            group.Clear();
+            state = state with { Epoch = epoch, BatchInEpoch = consumed, TokensSeen = state.TokensSeen + tokens };
+            if (!ok)
+            {
+                consecutiveBad++;
+                state = state with { SkippedSteps = state.SkippedSteps + 1 };
+                Diagnostics.Warn($"step {state.GlobalStep + 1}: non-finite loss or gradient; the step is skipped ({consecutiveBad} in a row)");
+                if (consecutiveBad >= o.MaxBadSteps)
+                    throw new PeftSharpException(
+                        $"{consecutiveBad} consecutive steps had a non-finite loss or gradient: training stopped. The last good checkpoint is kept in {o.OutputDir}; " +
+                        "lower the learning rate, enable max_grad_norm, or check the data");
+                return;
+            }
+            consecutiveBad = 0;
+            state = state with { GlobalStep = state.GlobalStep + 1 };
+            windowLoss += loss;
+            windowPredicted += predicted;
+            windowTokens += tokens;
+            if (state.GlobalStep % o.LoggingSteps == 0 || state.GlobalStep == totalSteps)
+            {
+                var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "train", windowLoss / Math.Max(1, windowPredicted),
+                    schedule.LrAt(state.GlobalStep - 1), lastGradNorm, windowTokens / windowWatch.Elapsed.TotalSeconds,
+                    PeakMemoryMiB: ProcessMemory.PeakBytes() / 1048576.0);
+                metrics.Log(point);
+                log.WriteLine($"{MetricsLog.Format(point)} eta {Eta(watch, state.GlobalStep, totalSteps)}");
+                windowLoss = 0;
+                windowPredicted = windowTokens = 0;
+                windowWatch.Restart();
+            }
+            if (eval is not null && o.EvalSteps > 0 && state.GlobalStep % o.EvalSteps == 0 && state.GlobalStep < totalSteps)
+            {
+                lastEval = Evaluate();
+                state = RecordEval(state, lastEval.Value, metrics, out stoppedEarly);
+            }
+            if (o.SaveSteps > 0 && state.GlobalStep % o.SaveSteps == 0 && state.GlobalStep < totalSteps)
+                SaveCheckpoint(store, state, optimizer);
+        }
+
+        for (int epoch = state.Epoch; !Done(); epoch++)
+        {
+            int index = 0;
+            int skip = epoch == state.Epoch ? state.BatchInEpoch : 0;
+            foreach (var batch in train.Epoch(epoch))
+            {
+                if (index++ < skip)
+                {
+                    batch.Dispose();
+                    continue;
+                }
+                group.Add(batch);
+                if (group.Count == o.GradientAccumulationSteps) ProcessGroup(epoch, index);
+                if (Done()) break;
+            }
+            // An epoch's last, smaller accumulation group still makes a step (as HF's Trainer does).
+            if (!Done() && group.Count > 0) ProcessGroup(epoch, index);
+            if (!Done()) state = state with { Epoch = epoch + 1, BatchInEpoch = 0 };
+        }
+        foreach (var b in group) b.Dispose();
+        SetTraining(false);
+        if (eval is not null)
+        {
+            lastEval = Evaluate();
+            state = RecordEval(state, lastEval.Value, metrics, out _);
+        }
+        SaveCheckpoint(store, state, optimizer);
+        SaveFinal();
+        LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
+        var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Ppl, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed);
+        log.WriteLine($"done: {result.Steps} steps in {watch.Elapsed.TotalSeconds:F0} s" +
+            (lastEval is { } e ? $", eval loss {e.Loss:F4}, perplexity {e.Ppl:F2}" : "") + $"; saved to {Path.GetFullPath(o.OutputDir)}");
+        return result;
+    }
+
+    void SetTraining(bool training)
+    {
+        peft?.SetTraining(training);
+        if (training) model.train();
+        else model.eval();
+    }
+
+    static string Eta(Stopwatch w, int step, int total)
+    {
+        if (step == 0) return "?";
+        var left = TimeSpan.FromSeconds(w.Elapsed.TotalSeconds / step * (total - step));
+        return left.TotalHours >= 1 ? left.ToString(@"h\:mm\:ss") : left.ToString(@"m\:ss");
+    }
+
+    double EpochProgress(TrainerState s) => s.Epoch + (double)s.BatchInEpoch / train.BatchesPerEpoch;
+
+    /// <summary>Forward/backward over one accumulation group, then clip and step. Returns false for a non-finite step.</summary>
+    (double Loss, long Predicted, long Tokens, bool Ok) AccumulationStep(List<TrainingBatch> batches, ITrainingOptimizer optimizer, LrSchedule schedule, int step, ref double gradNorm)
+    {
+        long predicted = batches.Sum(b => PredictedTokens(b.Labels));
+        long tokens = batches.Sum(b => b.AttentionMask is { } m ? m.sum().item<long>() : b.InputIds.numel());
+        double lossSum = 0;
+        bool finite = true;
+        optimizer.ZeroGrad();
+        foreach (var b in batches)
+        {
+            using var scope = NewDisposeScope();
+            var logits = model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
+            var (sum, _) = CausalLmLoss.Compute(logits, b.Labels);
+            double value = sum.item<float>();
+            if (!double.IsFinite(value))
+            {
+                finite = false;
+                break;
+            }
+            lossSum += value;
+            (sum / Math.Max(1, predicted)).backward();
+        }
+        if (finite)
+        {
+            gradNorm = o.MaxGradNorm > 0
+                ? GradientClipping.ClipByGlobalNorm(optimizer, o.MaxGradNorm)
+                : GradientClipping.ClipByGlobalNorm(optimizer, double.MaxValue);
+            finite = double.IsFinite(gradNorm);
+        }
+        if (!finite)
+        {
+            optimizer.ZeroGrad();
+            return (0, predicted, tokens, false);
+        }
+        schedule.Apply(optimizer, step);
+        optimizer.Step();
+        optimizer.ZeroGrad();
+        return (lossSum, predicted, tokens, true);
+    }
+
+    static long PredictedTokens(Tensor labels) => labels.narrow(1, 1, labels.shape[1] - 1).ne(CausalLmLoss.IgnoreIndex).sum().item<long>();
+
+    /// <summary>Token-weighted mean loss over the eval set, and its perplexity.</summary>
+    public (double Loss, double Perplexity) Evaluate()
+    {
+        if (eval is null) throw new InvalidOperationException("no eval set");
+        bool wasTraining = peft?.Training ?? true;
+        SetTraining(false);
+        double sum = 0;
+        long count = 0;
+        using (no_grad())
+            foreach (var b in eval.Epoch(0))
+            {
+                using var scope = NewDisposeScope();
+                using var _ = b;
+                var logits = model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
+                var (s, n) = CausalLmLoss.Compute(logits, b.Labels);
+                sum += s.item<float>();
+                count += n;
+            }
+        SetTraining(wasTraining);
+        double loss = sum / Math.Max(1, count);
+        return (loss, Math.Exp(loss));
+    }
+
+    TrainerState RecordEval(TrainerState state, (double Loss, double Ppl) e, MetricsLog metrics, out bool stop)
+    {
+        var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "eval", e.Loss, Perplexity: e.Ppl);
+        metrics.Log(point);
+        log.WriteLine(MetricsLog.Format(point));
+        bool improved = state.BestEvalLoss is not { } best || e.Loss < best;
+        var next = improved
+            ? state with { BestEvalLoss = e.Loss, EvalsWithoutImprovement = 0 }
+            : state with { EvalsWithoutImprovement = state.EvalsWithoutImprovement + 1 };
+        stop = o.EarlyStoppingPatience > 0 && next.EvalsWithoutImprovement >= o.EarlyStoppingPatience;
+        if (stop) log.WriteLine($"early stopping: eval loss has not improved for {next.EvalsWithoutImprovement} evaluations");
+        return next;
+    }
+
+    const string StateFile = "trainer_state.json";
+    const string OptimizerFile = "optimizer.safetensors";
+    const string RngFile = "rng_state.safetensors";
+
+    void SaveCheckpoint(CheckpointStore store, TrainerState state, ITrainingOptimizer optimizer)
+    {
+        var path = store.Save(state.GlobalStep, dir =>
+        {
+            SaveWeights(dir);
+            OptimizerCheckpoint.Save(Path.Combine(dir, OptimizerFile), optimizer);
+            using var rng = get_rng_state();
+            IO.SafeTensors.SafeTensorsWriter.Write(Path.Combine(dir, RngFile), new Dictionary<string, Tensor> { ["cpu"] = rng });
+            state.Save(Path.Combine(dir, StateFile));
+        });
+        log.WriteLine($"checkpoint {path}");
+    }
+
+    void SaveWeights(string dir)
+    {
+        if (peft is not null) AdapterFolder.Save(peft, dir, BaseModelName);
+        else ModelFolderWriter.Save(model, Path.Combine(dir, "model"), ExtraFiles);
+    }
+
+    /// <summary>The final adapter (or model) at the root of output_dir, where `--adapter output_dir` finds it.</summary>
+    void SaveFinal()
+    {
+        if (peft is not null)
+        {
+            AdapterFolder.Save(peft, o.OutputDir, BaseModelName);
+            foreach (var (name, source) in ExtraFiles ?? new Dictionary<string, string>())
+                IO.AtomicFile.WriteAllBytes(Path.Combine(o.OutputDir, name), File.ReadAllBytes(source));
+        }
+        else ModelFolderWriter.Save(model, Path.Combine(o.OutputDir, "model"), ExtraFiles, overwrite: true);
+    }
+
+    TrainerState LoadCheckpoint(string dir, ITrainingOptimizer optimizer)
+    {
+        var state = TrainerState.Load(Path.Combine(dir, StateFile));
+        if (peft is not null)
+        {
+            var name = peft.ActiveAdapter ?? throw new PeftSharpException("no active adapter to resume into");
+            AdapterFolder.LoadWeights(peft, name, dir);
+        }
+        else
+        {
+            using var src = IO.SafeTensors.SafeTensorsCheckpoint.Open(Path.Combine(dir, "model"));
+            WeightLoader.Load(model, src, model.TiedKeys);
+        }
+        OptimizerCheckpoint.Load(Path.Combine(dir, OptimizerFile), optimizer);
+        using (var rng = IO.SafeTensors.SafeTensorsFile.Open(Path.Combine(dir, RngFile)))
+        using (var t = rng.Load("cpu"))
+            set_rng_state(t);
+        return state;
+    }
+}
