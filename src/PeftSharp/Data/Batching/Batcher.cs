@@ -1,0 +1,124 @@
+using TorchSharp;
+
+namespace PeftSharp.Data;
+
+/// <summary>
+/// Micro-batches for training. Unpacked: each row is one example, padded on the right to the longest in the batch.
+/// Packed: examples in (shuffled) order are concatenated greedily into rows of exactly MaxSeqLength; an example
+/// that does not fit in what is left of a row starts the next row (the rest is padding), one longer than a row is
+/// truncated. The order is a seeded shuffle per epoch (System.Random(seed + epoch)), reproducible across runs.
+/// </summary>
+public sealed class Batcher
+{
+    const int GroupBatches = 50;
+    readonly IReadOnlyList<TokenizedExample> examples;
+    readonly BatcherOptions options;
+
+    public Batcher(IReadOnlyList<TokenizedExample> examples, BatcherOptions options)
+    {
+        if (options.BatchSize < 1) throw new ConfigurationException($"batch size must be at least 1, got {options.BatchSize}");
+        if (options.MaxSeqLength < 1) throw new ConfigurationException($"max_seq_length must be at least 1, got {options.MaxSeqLength}");
+        this.examples = examples;
+        this.options = options;
+    }
+
+    /// <summary>Example indices in this epoch's order.</summary>
+    public int[] Order(int epoch)
+    {
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        if (options.Shuffle) new Random(options.Seed + epoch).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>The rows of an epoch, grouped into micro-batches (before padding).</summary>
+    public List<List<Row>> Plan(int epoch)
+    {
+        var order = Order(epoch);
+        var rows = options.Packing ? Pack(order) : order.Select(Single).ToList();
+        if (!options.Packing && options.GroupByLength) return GroupByLength(rows, new Random(options.Seed + epoch + 1_000_003));
+        return rows.Chunk(options.BatchSize).Select(c => c.ToList()).ToList();
+    }
+
+    public int BatchesPerEpoch => Plan(0).Count;
+
+    /// <summary>The epoch's batches, built lazily; dispose each one after use.</summary>
+    public IEnumerable<Batch> Epoch(int epoch)
+    {
+        foreach (var rows in Plan(epoch)) yield return ToBatch(rows);
+    }
+
+    Row Single(int index)
+    {
+        var row = new Row();
+        row.Add(examples[index], options.MaxSeqLength);
+        return row;
+    }
+
+    List<Row> Pack(int[] order)
+    {
+        var rows = new List<Row>();
+        var current = new Row();
+        foreach (int i in order)
+        {
+            int n = Math.Min(examples[i].Length, options.MaxSeqLength);
+            if (current.Length > 0 && current.Length + n > options.MaxSeqLength)
+            {
+                rows.Add(current);
+                current = new Row();
+            }
+            current.Add(examples[i], options.MaxSeqLength);
+        }
+        if (current.Length > 0) rows.Add(current);
+        return rows;
+    }
+
+    // HF's LengthGroupedSampler idea: sort runs of ~50 batches by length so a batch pads little, then shuffle the batches.
+    List<List<Row>> GroupByLength(List<Row> rows, Random rng)
+    {
+        var batches = new List<List<Row>>();
+        foreach (var mega in rows.Chunk(options.BatchSize * GroupBatches))
+            batches.AddRange(mega.OrderByDescending(r => r.Length).Chunk(options.BatchSize).Select(c => c.ToList()));
+        if (options.Shuffle) rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
+        return batches;
+    }
+
+    Batch ToBatch(List<Row> rows)
+    {
+        int b = rows.Count;
+        int t = options.Packing ? options.MaxSeqLength : rows.Max(r => r.Length);
+        var ids = new long[b * t];
+        var labels = new long[b * t];
+        var mask = new long[b * t];
+        var pos = new long[b * t];
+        var seq = new long[b * t];
+        long tokens = 0, trainable = 0;
+        for (int r = 0; r < b; r++)
+        {
+            var row = rows[r];
+            for (int j = 0; j < t; j++)
+            {
+                int k = r * t + j;
+                if (j < row.Length)
+                {
+                    ids[k] = row.InputIds[j];
+                    labels[k] = row.Labels[j];
+                    mask[k] = 1;
+                    pos[k] = row.PositionIds[j];
+                    seq[k] = row.SequenceIds[j];
+                    tokens++;
+                    if (row.Labels[j] != TokenizedExample.IgnoreIndex) trainable++;
+                }
+                else
+                {
+                    ids[k] = options.PadId;
+                    labels[k] = TokenizedExample.IgnoreIndex;
+                    pos[k] = 0;
+                    seq[k] = -1;
+                }
+            }
+        }
+        long[] shape = [b, t];
+        return new Batch(torch.tensor(ids, shape), torch.tensor(labels, shape), torch.tensor(mask, shape),
+            torch.tensor(pos, shape), torch.tensor(seq, shape), tokens, trainable);
+    }
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PeftSharp.Data;
+
+/// <summary>
+/// A dataset as configured in YAML/JSON (snake_case names, as axolotl/TRL users write them). Strings are parsed
+/// when the dataset is built, so errors name the option and the accepted values.
+/// </summary>
+public sealed record DatasetConfig
+{
+    [JsonPropertyName("path")] public string Path { get; init; } = "";
+    /// <summary>jsonl | json | csv | tsv | parquet | text; null: from the extension.</summary>
+    [JsonPropertyName("type")] public string? Type { get; init; }
+    /// <summary>text | alpaca | messages | prompt_completion | auto.</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = "auto";
+    [JsonPropertyName("text_field")] public string TextField { get; init; } = "text";
+    [JsonPropertyName("instruction_field")] public string InstructionField { get; init; } = "instruction";
+    [JsonPropertyName("input_field")] public string InputField { get; init; } = "input";
+    [JsonPropertyName("output_field")] public string OutputField { get; init; } = "output";
+    [JsonPropertyName("system_field")] public string SystemField { get; init; } = "system";
+    [JsonPropertyName("messages_field")] public string MessagesField { get; init; } = "messages";
+    [JsonPropertyName("prompt_field")] public string PromptField { get; init; } = "prompt";
+    [JsonPropertyName("completion_field")] public string CompletionField { get; init; } = "completion";
+    /// <summary>CSV/TSV without a header row: the column names in order.</summary>
+    [JsonPropertyName("column_names")] public IReadOnlyList<string>? ColumnNames { get; init; }
+    /// <summary>A template name (chatml, llama3, llama2, alpaca) or a custom format string; see <see cref="ChatTemplate.Parse"/>.</summary>
+    [JsonPropertyName("chat_template")] public string? ChatTemplate { get; init; }
+    /// <summary>False (default): completion-only loss for instruction and chat data; text data always trains every token.</summary>
+    [JsonPropertyName("train_on_inputs")] public bool TrainOnInputs { get; init; }
+    [JsonPropertyName("max_seq_length")] public int MaxSeqLength { get; init; } = 2048;
+    [JsonPropertyName("packing")] public bool Packing { get; init; }
+    [JsonPropertyName("add_eos")] public bool AddEos { get; init; } = true;
+    /// <summary>Fraction of the examples held out for evaluation (0: none), when no eval_path is given.</summary>
+    [JsonPropertyName("eval_split")] public double EvalSplit { get; init; }
+    [JsonPropertyName("eval_path")] public string? EvalPath { get; init; }
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    /// <summary>skip | fail.</summary>
+    [JsonPropertyName("on_error")] public string OnError { get; init; } = "skip";
+    /// <summary>Plain text: whole | line | paragraph.</summary>
+    [JsonPropertyName("text_split")] public string TextSplit { get; init; } = "whole";
+
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    public static DatasetConfig FromJson(string json)
+    {
+        try { return JsonSerializer.Deserialize<DatasetConfig>(json, JsonOptions) ?? throw new ConfigurationException("dataset config is null"); }
+        catch (JsonException e) { throw new ConfigurationException($"dataset config: {e.Message}"); }
+    }
+
+    public FieldNames FieldNames => new()
+    {
+        Text = TextField, Instruction = InstructionField, Input = InputField, Output = OutputField,
+        System = SystemField, Messages = MessagesField, Prompt = PromptField, Completion = CompletionField,
+    };
+
+    public OnError ParseOnError() => OnError.ToLowerInvariant() switch
+    {
+        "skip" => Data.OnError.Skip,
+        "fail" => Data.OnError.Fail,
+        _ => throw new ConfigurationException($"on_error '{OnError}' is not valid; expected skip or fail"),
+    };
+
+    public TextSplit ParseTextSplit() => TextSplit.ToLowerInvariant() switch
+    {
+        "whole" => Data.TextSplit.Whole,
+        "line" => Data.TextSplit.Line,
+        "paragraph" => Data.TextSplit.Paragraph,
+        _ => throw new ConfigurationException($"text_split '{TextSplit}' is not valid; expected whole, line or paragraph"),
+    };
+
+    public ReaderOptions ReaderOptions(string path) => new()
+    {
+        FileType = Type is null ? null : DatasetFileTypes.Parse(Type),
+        TextSplit = ParseTextSplit(),
+        TextField = TextField,
+        ColumnNames = ColumnNames,
+    };
+}

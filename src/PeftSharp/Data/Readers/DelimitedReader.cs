@@ -1,0 +1,43 @@
+namespace PeftSharp.Data;
+
+/// <summary>CSV and TSV, row by row. Without <c>columnNames</c> the first row is the header.</summary>
+public static class DelimitedReader
+{
+    public static IEnumerable<Record> Read(string path, char delimiter, IReadOnlyList<string>? columnNames, RecordIssues issues)
+    {
+        using var reader = new StreamReader(path);
+        foreach (var r in Read(reader, path, delimiter, columnNames, issues)) yield return r;
+    }
+
+    public static IEnumerable<Record> Read(TextReader reader, string source, char delimiter, IReadOnlyList<string>? columnNames, RecordIssues issues)
+    {
+        var parser = new DelimitedRowParser(reader, delimiter, quoting: delimiter != '\t');
+        string[] header;
+        if (columnNames is null)
+        {
+            if (parser.Next() is not { } first) yield break;
+            header = first.Fields;
+            if (header.All(string.IsNullOrWhiteSpace))
+                throw new InvalidFileFormatException(source, "line 1: empty header row; add a header row or set column_names for a file without one");
+        }
+        else header = [.. columnNames];
+
+        while (parser.Next() is { } row)
+        {
+            if (row.Fields.Length == 1 && row.Fields[0].Length == 0) continue; // blank line
+            if (row.Malformed)
+            {
+                issues.Report(source, row.Line, "unclosed quote", "a quoted value runs to the end of the file", "close the quote or double quotes inside a quoted value (\"\")");
+                continue;
+            }
+            if (row.Fields.Length != header.Length)
+            {
+                issues.Report(source, row.Line, "wrong number of columns", $"{row.Fields.Length} values for {header.Length} columns ({string.Join(", ", header)})",
+                    "give every row one value per column (quote values that contain the delimiter)");
+                continue;
+            }
+            var fields = row.Fields;
+            yield return Record.FromStrings(header.Select((h, i) => new KeyValuePair<string, string?>(h, fields[i])), source, row.Line);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+
+namespace PeftSharp.Data;
+
+/// <summary>
+/// A JSON file holding one array of objects, streamed element by element (System.Text.Json's async enumerable),
+/// so the file is never held in memory at once. Record.Line is the element's 1-based index.
+/// </summary>
+public static class JsonArrayReader
+{
+    public static IEnumerable<Record> Read(string path, RecordIssues issues)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        foreach (var r in Read(stream, path, issues)) yield return r;
+    }
+
+    public static IEnumerable<Record> Read(Stream stream, string source, RecordIssues issues)
+    {
+        var elements = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable();
+        using var e = elements.GetEnumerator();
+        long index = 0;
+        while (true)
+        {
+            JsonElement element;
+            try
+            {
+                if (!e.MoveNext()) yield break;
+                element = e.Current;
+            }
+            catch (JsonException ex)
+            {
+                // The rest of the array cannot be parsed, so this cannot be skipped.
+                throw new InvalidFileFormatException(source,
+                    $"invalid JSON after element {index} (line {(ex.LineNumber ?? 0) + 1}): {ex.Message}; the file must be one JSON array of objects (use .jsonl for one object per line)", ex);
+            }
+            index++;
+            var record = JsonObjects.ToRecord(element, source, index, issues);
+            if (record is not null) yield return record;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text;
+using System.Text.Json;
+
+namespace PeftSharp.Data;
+
+/// <summary>JSON Lines: one object per line, read line by line; blank lines are ignored.</summary>
+public static class JsonlReader
+{
+    public static IEnumerable<Record> Read(string path, RecordIssues issues)
+    {
+        // Opened inside the iterator so the file stays closed until enumeration starts.
+        foreach (var r in ReadOwned(path, issues)) yield return r;
+    }
+
+    static IEnumerable<Record> ReadOwned(string path, RecordIssues issues)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        foreach (var r in Read(stream, path, issues)) yield return r;
+    }
+
+    /// <summary>Reads from a stream the caller owns; <paramref name="source"/> names it in messages.</summary>
+    public static IEnumerable<Record> Read(Stream stream, string source, RecordIssues issues)
+    {
+        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16, leaveOpen: true);
+        long line = 0;
+        while (reader.ReadLine() is { } text)
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            var record = Parse(text, source, line, issues);
+            if (record is not null) yield return record;
+        }
+    }
+
+    static Record? Parse(string text, string source, long line, RecordIssues issues)
+    {
+        JsonElement root;
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            root = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            issues.Report(source, line, "invalid JSON", e.Message, "each line must be one complete JSON object");
+            return null;
+        }
+        return JsonObjects.ToRecord(root, source, line, issues);
+    }
+}
+
+static class JsonObjects
+{
+    public static Record? ToRecord(JsonElement root, string source, long line, RecordIssues issues)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            issues.Report(source, line, "not a JSON object", $"found {root.ValueKind}", "each record must be a JSON object such as {\"text\": \"...\"}");
+            return null;
+        }
+        var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var p in root.EnumerateObject()) fields[p.Name] = p.Value;
+        return new Record(fields, source, line);
+    }
+}
