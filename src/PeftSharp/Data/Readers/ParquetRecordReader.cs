@@ -49,7 +49,8 @@ public static class ParquetRecordReader
     static JsonElement[] ReadColumn(ParquetRowGroupReader group, DataField field, int n, string path)
     {
         var t = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-        if (t == typeof(string))
+        // Parquet.Net 6 reports UTF-8 columns as ReadOnlyMemory<char>; they still read into strings.
+        if (t == typeof(string) || t == typeof(ReadOnlyMemory<char>))
         {
             var buf = new string?[n];
             group.ReadAsync(field, buf.AsMemory(), null).GetAwaiter().GetResult();
