@@ -17,6 +17,7 @@ public static class Program
             ConvertCommand.Create(stdout),
             MergeCommand.Create(stdout),
             EvalCommand.Create(stdout),
+            TrainCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         try

@@ -80,7 +80,12 @@ public sealed class ConfigSection
         return n is YamlScalarNode s ? s.Value : throw Error(key, $"must be {expected}, found a {(n is YamlSequenceNode ? "list" : "mapping")}");
     }
 
-    public string? String(string key) => Scalar(key, "a string");
+    /// <summary>A string, with ${VAR} and ${VAR:-default} replaced from the environment (e.g. ${PEFTSHARP_FIXTURES:-../shared/fixtures}).</summary>
+    public string? String(string key) => Scalar(key, "a string") is { } v ? ExpandEnvironment(v) : null;
+
+    static string ExpandEnvironment(string value) =>
+        System.Text.RegularExpressions.Regex.Replace(value, @"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", m =>
+            Environment.GetEnvironmentVariable(m.Groups[1].Value) is { Length: > 0 } env ? env : m.Groups[2].Value);
 
     public double? Double(string key)
     {

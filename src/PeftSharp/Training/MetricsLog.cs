@@ -6,7 +6,8 @@ namespace PeftSharp.Training;
 
 /// <summary>One logged point: train metrics every logging step, eval metrics every eval step.</summary>
 public sealed record MetricPoint(int Step, double Epoch, string Split, double Loss, double? LearningRate = null,
-    double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null, double? PeakMemoryMiB = null);
+    double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null,
+    [property: System.Text.Json.Serialization.JsonPropertyName("peak_memory_mib")] double? PeakMemoryMiB = null);
 
 /// <summary>
 /// Where training metrics go: metrics.jsonl (one JSON object per line, flushed as written), TensorBoard event files

@@ -87,6 +87,13 @@ public sealed class Trainer
         SetTraining(true);
         log.WriteLine($"training {parameters.Sum(p => p.Item2.numel()):N0} parameters for {totalSteps} steps ({train.BatchesPerEpoch} micro-batches per epoch, accumulation {o.GradientAccumulationSteps}), optimizer {optimizer.TypeName}");
 
+        // The base model's eval loss, so the run reports how far training moved it.
+        (double Loss, double Ppl)? initialEval = null;
+        if (eval is not null && state.GlobalStep == 0)
+        {
+            initialEval = Evaluate();
+            state = RecordEval(state, initialEval.Value, metrics, out _);
+        }
         int consecutiveBad = 0;
         bool stoppedEarly = false;
         double windowLoss = 0;
@@ -172,7 +179,9 @@ public sealed class Trainer
         LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
         var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Ppl, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed);
         log.WriteLine($"done: {result.Steps} steps in {watch.Elapsed.TotalSeconds:F0} s" +
-            (lastEval is { } e ? $", eval loss {e.Loss:F4}, perplexity {e.Ppl:F2}" : "") + $"; saved to {Path.GetFullPath(o.OutputDir)}");
+            (lastEval is { } e ? $", eval loss {e.Loss:F4}, perplexity {e.Ppl:F2}" : "") +
+            (initialEval is { } i && lastEval is { } f ? $" (before training {i.Ppl:F2}: {100 * (f.Ppl / i.Ppl - 1):+0.0;-0.0}%)" : "") +
+            $"; saved to {Path.GetFullPath(o.OutputDir)}");
         return result;
     }
 

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.Globalization;
+using PeftSharp.Cli.Config;
+using PeftSharp.Data;
+using PeftSharp.Models;
+using PeftSharp.Peft;
+using PeftSharp.Training;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary>`peftsharp train config.yaml [--key=value ...]`: fine-tune with LoRA, QLoRA or fully, as the YAML says.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var configFile = new Argument<string>("config") { Description = "Training config (YAML); keys follow axolotl/TRL/PEFT names" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in output_dir" };
+        var cmd = new Command("train", "Fine-tune a model (LoRA / QLoRA / full) from a YAML config; extra --key=value or --section.key=value override it")
+        {
+            configFile, resume,
+        };
+        cmd.TreatUnmatchedTokensAsErrors = false;
+        cmd.SetAction(r =>
+        {
+            var path = r.GetValue(configFile)!;
+            var overrides = r.UnmatchedTokens.ToList();
+            if (r.GetValue(resume)) overrides.Add("resume_from_checkpoint=latest");
+            var c = TrainConfig.Read(ConfigSection.Load(path, overrides));
+            return Run(c, Path.GetDirectoryName(Path.GetFullPath(path))!, stdout);
+        });
+        return cmd;
+    }
+
+    /// <summary>A relative path as written, or relative to the config file's folder when that is where it exists.</summary>
+    static string Locate(string p, string configDir) =>
+        Path.IsPathRooted(p) || File.Exists(p) || Directory.Exists(p) ? p
+        : File.Exists(Path.Combine(configDir, p)) || Directory.Exists(Path.Combine(configDir, p)) ? Path.Combine(configDir, p) : p;
+
+    static int Run(TrainConfig c, string configDir, TextWriter stdout)
+    {
+        TorchRuntime.EnsureInitialized();
+        if (Directory.Exists(c.Trainer.OutputDir) && c.Trainer.ResumeFromCheckpoint is null
+            && File.Exists(Path.Combine(c.Trainer.OutputDir, CheckpointStore.LatestFile)))
+            throw new ConfigurationException($"{c.Trainer.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
+        var baseModel = Locate(c.BaseModel, configDir);
+        using var lm = PretrainedCausalLM.Load(baseModel, new ModelLoadOptions
+        {
+            DType = c.DType,
+            TokenizerPath = c.Tokenizer is null ? null : Locate(c.Tokenizer, configDir),
+            Quantization = c.Quantization,
+            MemoryMapped = c.Lora is not null, // full fine-tuning writes every weight: give it private memory up front
+        });
+        var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
+        var train = new List<TokenizedExample>();
+        var eval = new List<TokenizedExample>();
+        foreach (var d in c.Datasets)
+        {
+            var built = DatasetBuilder.Build(d with { Path = Locate(d.Path, configDir), EvalPath = d.EvalPath is null ? null : Locate(d.EvalPath, configDir) }, tokenizer);
+            train.AddRange(built.Train);
+            eval.AddRange(built.Eval);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"dataset {d.Path}: {built.TrainStats.Examples:N0} train / {built.Eval.Count:N0} eval examples, {built.TrainStats.Tokens:N0} tokens ({built.TrainStats.TrainableTokens:N0} trained), {built.TrainStats.RecordsSkipped} records skipped"));
+        }
+        var first = c.Datasets[0];
+        var batcher = new BatcherOptions
+        {
+            BatchSize = c.Trainer.MicroBatchSize,
+            MaxSeqLength = first.MaxSeqLength,
+            Packing = first.Packing,
+            GroupByLength = c.GroupByLength,
+            Seed = (int)c.Trainer.Seed,
+            PadId = tokenizer.PadId ?? tokenizer.EosId ?? 0,
+        };
+        PeftModel? peft = null;
+        if (c.Lora is { } lora)
+        {
+            peft = PeftModel.Create(lm.Model, lora with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
+            stdout.WriteLine(peft.TrainableReport());
+        }
+        var trainer = new Trainer(c.Trainer, lm.Model, peft,
+            new DataBatchSource(train, batcher),
+            eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null, stdout)
+        {
+            BaseModelName = c.BaseModel,
+            ExtraFiles = lm.TokenizerFiles(),
+        };
+        var result = trainer.Run();
+        return result.Steps > 0 ? 0 : 1;
+    }
+}

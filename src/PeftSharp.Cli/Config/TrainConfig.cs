@@ -1,0 +1,141 @@
+using PeftSharp.Adapters.Lora;
+using PeftSharp.Data;
+using PeftSharp.Nn.Quantized;
+using PeftSharp.Training;
+
+namespace PeftSharp.Cli.Config;
+
+/// <summary>Everything `peftsharp train` needs, read from YAML with the ecosystem's key names (axolotl / TRL / PEFT).</summary>
+public sealed record TrainConfig(
+    string BaseModel,
+    string? Tokenizer,
+    string DType,
+    QuantizationConfig? Quantization,
+    LoraConfig? Lora,
+    IReadOnlyList<DatasetConfig> Datasets,
+    TrainerOptions Trainer,
+    bool GroupByLength)
+{
+    public static TrainConfig Read(ConfigSection c)
+    {
+        var baseModel = c.String("base_model") ?? throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id)");
+        var adapter = (c.String("adapter") ?? "lora").ToLowerInvariant();
+        if (adapter is not ("lora" or "qlora" or "none" or "full"))
+            throw c.Error("adapter", $"must be lora, qlora or none (full fine-tuning), found '{adapter}'");
+        var quant = new QuantizationConfig
+        {
+            LoadIn4Bit = c.Bool("load_in_4bit") ?? adapter == "qlora",
+            LoadIn8Bit = c.Bool("load_in_8bit") ?? false,
+            Bnb4BitQuantType = c.String("bnb_4bit_quant_type") ?? (adapter == "qlora" ? "nf4" : "fp4"),
+            Bnb4BitUseDoubleQuant = c.Bool("bnb_4bit_use_double_quant") ?? adapter == "qlora",
+            Bnb4BitComputeDtype = c.String("bnb_4bit_compute_dtype") ?? "float32",
+            LlmInt8Threshold = c.Double("llm_int8_threshold") ?? 6.0,
+        };
+        if (quant.Enabled && adapter is "none" or "full")
+            throw c.Error("adapter", "full fine-tuning cannot update quantized weights: use adapter: lora/qlora, or drop load_in_4bit/load_in_8bit");
+        int seqLen = c.Int("sequence_len") ?? 2048;
+        bool packing = c.Bool("sample_packing") ?? false;
+        bool trainOnInputs = c.Bool("train_on_inputs") ?? false;
+        var chatTemplate = c.String("chat_template");
+        double valSet = c.Double("val_set_size") ?? 0;
+        int seed = c.Int("seed") ?? 42;
+        var datasets = c.Sections("datasets").Select(d => ReadDataset(d, seqLen, packing, trainOnInputs, chatTemplate, valSet, seed)).ToList();
+        if (datasets.Count == 0) throw c.Error("datasets", "is required: a list of { path: ..., format: text|alpaca|messages|prompt_completion }");
+        if (datasets.Select(d => (d.MaxSeqLength, d.Packing)).Distinct().Count() > 1)
+            throw c.Error("datasets", "entries must share max_seq_length and packing (they are batched together)");
+        var trainer = new TrainerOptions
+        {
+            OutputDir = c.String("output_dir") ?? "output",
+            Seed = seed,
+            MicroBatchSize = c.Int("micro_batch_size") ?? 1,
+            GradientAccumulationSteps = c.Int("gradient_accumulation_steps") ?? 1,
+            NumEpochs = c.Int("num_epochs") ?? 1,
+            MaxSteps = c.Int("max_steps") ?? 0,
+            LearningRate = c.Double("learning_rate") ?? 2e-4,
+            LrScheduler = c.String("lr_scheduler") ?? "cosine",
+            WarmupSteps = c.Int("warmup_steps") ?? 0,
+            WarmupRatio = c.Double("warmup_ratio") ?? 0,
+            WeightDecay = c.Double("weight_decay") ?? 0,
+            MaxGradNorm = c.Double("max_grad_norm") ?? 1.0,
+            Optimizer = c.String("optimizer") ?? "adamw",
+            AdamBeta1 = c.Double("adam_beta1") ?? 0.9,
+            AdamBeta2 = c.Double("adam_beta2") ?? 0.999,
+            AdamEpsilon = c.Double("adam_epsilon") ?? 1e-8,
+            LoggingSteps = c.Int("logging_steps") ?? 10,
+            EvalSteps = c.Int("eval_steps") ?? 0,
+            SaveSteps = c.Int("save_steps") ?? 0,
+            SaveTotalLimit = c.Int("save_total_limit") ?? 2,
+            EarlyStoppingPatience = c.Int("early_stopping_patience") ?? 0,
+            MaxBadSteps = c.Int("max_bad_steps") ?? 5,
+            GradientCheckpointing = c.Bool("gradient_checkpointing") ?? false,
+            TensorBoard = c.Bool("tensorboard") ?? true,
+            ResumeFromCheckpoint = c.String("resume_from_checkpoint"),
+        }.Validate();
+        var lora = adapter is "none" or "full" ? null : ReadLora(c);
+        var config = new TrainConfig(baseModel, c.String("tokenizer"), c.String("dtype") ?? "auto",
+            quant.Enabled ? quant.Validate() : null, lora, datasets, trainer, c.Bool("group_by_length") ?? false);
+        c.EnsureAllRead();
+        return config;
+    }
+
+    /// <summary>A `lora:` section with PEFT's names, or axolotl's flat lora_* keys.</summary>
+    static LoraConfig ReadLora(ConfigSection c)
+    {
+        var s = c.Section("lora");
+        int? flatR = c.Int("lora_r");
+        double? flatAlpha = c.Double("lora_alpha");
+        double? flatDropout = c.Double("lora_dropout");
+        var flatTargets = c.Strings("lora_target_modules");
+        bool? targetLinear = c.Bool("lora_target_linear");
+        IReadOnlyList<string>? targets = s?.Strings("target_modules") ?? flatTargets;
+        string? regex = null;
+        if (targetLinear == true || targets is null || targets is [LoraConfig.AllLinear]) (regex, targets) = (LoraConfig.AllLinear, null);
+        else if (targets is [var single] && single.IndexOfAny(new[] { '*', '(', '|', '\\', '[' }) >= 0) (regex, targets) = (single, null);
+        var cfg = new LoraConfig
+        {
+            R = s?.Int("r") ?? flatR ?? 8,
+            LoraAlpha = s?.Double("lora_alpha") ?? flatAlpha ?? 16,
+            LoraDropout = s?.Double("lora_dropout") ?? flatDropout ?? 0.05,
+            TargetModules = targets,
+            TargetRegex = regex,
+            ExcludeModules = s?.Strings("exclude_modules"),
+            UseDora = s?.Bool("use_dora") ?? c.Bool("lora_use_dora") ?? false,
+            UseRslora = s?.Bool("use_rslora") ?? false,
+            Bias = s?.String("bias") ?? "none",
+            ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
+            InitLoraWeights = s?.String("init_lora_weights") ?? "true",
+            LayersToTransform = s?.Strings("layers_to_transform")?.Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+        };
+        return cfg.Validate(c.Source);
+    }
+
+    static DatasetConfig ReadDataset(ConfigSection d, int seqLen, bool packing, bool trainOnInputs, string? chatTemplate, double valSet, int seed)
+    {
+        var defaults = new DatasetConfig();
+        return new DatasetConfig
+        {
+            Path = d.String("path") ?? throw d.Error("path", "is required"),
+            Type = d.String("type"),
+            Format = d.String("format") ?? defaults.Format,
+            TextField = d.String("text_field") ?? defaults.TextField,
+            InstructionField = d.String("instruction_field") ?? defaults.InstructionField,
+            InputField = d.String("input_field") ?? defaults.InputField,
+            OutputField = d.String("output_field") ?? defaults.OutputField,
+            SystemField = d.String("system_field") ?? defaults.SystemField,
+            MessagesField = d.String("messages_field") ?? defaults.MessagesField,
+            PromptField = d.String("prompt_field") ?? defaults.PromptField,
+            CompletionField = d.String("completion_field") ?? defaults.CompletionField,
+            ColumnNames = d.Strings("column_names"),
+            ChatTemplate = d.String("chat_template") ?? chatTemplate,
+            TrainOnInputs = d.Bool("train_on_inputs") ?? trainOnInputs,
+            MaxSeqLength = d.Int("max_seq_length") ?? seqLen,
+            Packing = d.Bool("packing") ?? packing,
+            AddEos = d.Bool("add_eos") ?? defaults.AddEos,
+            EvalSplit = d.Double("eval_split") ?? valSet,
+            EvalPath = d.String("eval_path"),
+            Seed = d.Int("seed") ?? seed,
+            OnError = d.String("on_error") ?? defaults.OnError,
+            TextSplit = d.String("text_split") ?? defaults.TextSplit,
+        };
+    }
+}
