@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using PeftSharp.Tests.Support;
+
+namespace PeftSharp.Tests.Training;
+
+/// <summary>`peftsharp train` end to end on the real stories260K and a slice of tinyshakespeare.</summary>
+public class TrainCliTests
+{
+    /// <summary>A short QLoRA run config (absolute paths) writing to <paramref name="output"/>.</summary>
+    static string WriteConfig(TempDir tmp, string output, int maxSteps = 8, string extra = "")
+    {
+        var model = Fixtures.Require("models", "stories260K");
+        var text = File.ReadAllText(Fixtures.Require("data", "tinyshakespeare.txt"))[..20_000];
+        File.WriteAllText(tmp.File("slice.txt"), text);
+        var yaml = $"""
+            base_model: {model}
+            adapter: qlora
+            lora:
+              r: 4
+              lora_alpha: 8
+              lora_dropout: 0.1
+              target_modules: [q_proj, v_proj, down_proj]
+            datasets:
+              - path: {tmp.File("slice.txt")}
+                format: text
+                text_split: paragraph
+            val_set_size: 0.1
+            sequence_len: 64
+            sample_packing: true
+            micro_batch_size: 2
+            gradient_accumulation_steps: 2
+            max_steps: {maxSteps}
+            learning_rate: 5.0e-3
+            warmup_steps: 2
+            logging_steps: 2
+            eval_steps: 4
+            save_steps: 2
+            save_total_limit: 10
+            tensorboard: false
+            output_dir: {output}
+            {extra}
+            """;
+        var path = tmp.File($"cfg-{Path.GetFileName(output)}.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    [Fact]
+    public void A_short_QLoRA_run_writes_adapter_metrics_plot_and_lowers_eval_loss()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var output = Path.Combine(tmp.Path, "run");
+        var r = CliRunner.Run("train", WriteConfig(tmp, output, maxSteps: 12));
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        foreach (var f in new[] { "adapter_config.json", "adapter_model.safetensors", "metrics.jsonl", "loss.png", "latest", "checkpoint-12/trainer_state.json", "checkpoint-12/optimizer.safetensors" })
+            Assert.True(File.Exists(Path.Combine(output, f)), f);
+        var evals = File.ReadLines(Path.Combine(output, "metrics.jsonl")).Where(l => l.Contains("\"eval\"")).ToList();
+        Assert.True(evals.Count >= 3, string.Join("\n", evals));           // before training, step 4, step 8, end
+        double Loss(string line) => double.Parse(line.Split("\"loss\":")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Loss(evals[^1]) < Loss(evals[0]), $"eval loss {Loss(evals[0])} -> {Loss(evals[^1])}");
+        Assert.Contains("before training", r.Out);
+        var g = CliRunner.Run("generate", "-m", Fixtures.Require("models", "stories260K"), "--adapter", output, "-n", "10");
+        Assert.True(g.ExitCode == 0, g.Err);
+    }
+
+    [Fact]
+    public void A_run_killed_mid_training_resumes_to_the_same_adapter_bit_for_bit()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var straight = Path.Combine(tmp.Path, "straight");
+        Assert.Equal(0, CliRunner.Run("train", WriteConfig(tmp, straight)).ExitCode);
+
+        var killed = Path.Combine(tmp.Path, "killed");
+        var cfg = WriteConfig(tmp, killed);
+        var cli = Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { cli, "train", cfg }) psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            var until = DateTime.UtcNow.AddMinutes(2);
+            while (!Directory.Exists(Path.Combine(killed, "checkpoint-4")) && !p.HasExited && DateTime.UtcNow < until) Thread.Sleep(20);
+            Assert.False(p.HasExited, "the run finished before it could be killed");
+            p.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
+            p.WaitForExit();
+        }
+        Assert.False(File.Exists(Path.Combine(killed, "adapter_model.safetensors")));
+        var resumed = CliRunner.Run("train", cfg, "--resume");
+        Assert.True(resumed.ExitCode == 0, resumed.Err + resumed.Out);
+        Assert.Contains("resumed from", resumed.Out);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter_model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(killed, "adapter_model.safetensors")));
+    }
+
+    [Fact]
+    public void Starting_over_an_existing_run_without_resume_is_refused()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var output = Path.Combine(tmp.Path, "run");
+        var cfg = WriteConfig(tmp, output, maxSteps: 2);
+        Assert.Equal(0, CliRunner.Run("train", cfg).ExitCode);
+        var again = CliRunner.Run("train", cfg);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("--resume", again.Err);
+    }
+
+    [Theory]
+    [InlineData("lerning_rate: 0.1", "did you mean 'learning_rate'")]
+    [InlineData("num_epochs: two", "'num_epochs' must be an integer")]
+    [InlineData("micro_batch_size: 3", "'micro_batch_size' appears twice")]
+    [InlineData("optimizer: sgd", "optimizer 'sgd'")]
+    [InlineData("lr_scheduler: step", "lr_scheduler 'step'")]
+    public void Bad_config_keys_and_values_are_named(string line, string expected)
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var r = CliRunner.Run("train", WriteConfig(tmp, Path.Combine(tmp.Path, "run"), extra: line));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Err);
+    }
+
+    [Theory]
+    [InlineData("--lora.r=0", "r must be a positive integer")]
+    [InlineData("--learning_rate=.nan", "learning_rate")]
+    [InlineData("--datasets=[]", "datasets")]
+    public void Command_line_overrides_are_validated_too(string overrideArg, string expected)
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var r = CliRunner.Run("train", WriteConfig(tmp, Path.Combine(tmp.Path, "run")), overrideArg);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Err);
+    }
+}
