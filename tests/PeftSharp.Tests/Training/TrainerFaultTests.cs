@@ -1,0 +1,83 @@
+using PeftSharp.Adapters.Lora;
+using PeftSharp.Peft;
+using PeftSharp.Tests.Support;
+using PeftSharp.Training;
+
+namespace PeftSharp.Tests.Training;
+
+/// <summary>Non-finite losses injected into the loop: skipped and counted, and fatal after max_bad_steps in a row.</summary>
+public class TrainerFaultTests
+{
+    /// <summary>Fixed random batches; before the batches listed in <paramref name="poisoned"/> the head weight is made NaN, after them restored.</summary>
+    sealed class PoisonedSource(PeftSharp.Models.Llama.LlamaForCausalLM model, int count, HashSet<int> poisoned) : IBatchSource
+    {
+        public int BatchesPerEpoch => count;
+
+        public IEnumerable<TrainingBatch> Epoch(int epoch)
+        {
+            var rng = new Random(epoch);
+            var saved = model.lm_head.weight.detach().clone();
+            for (int i = 0; i < count; i++)
+            {
+                using (no_grad())
+                {
+                    if (poisoned.Contains(i)) model.lm_head.weight[0, 0] = float.NaN;
+                    else model.lm_head.weight.copy_(saved);
+                }
+                var ids = Enumerable.Range(0, 12).Select(_ => (long)rng.Next(97)).ToArray();
+                yield return new TrainingBatch(tensor(ids).unsqueeze(0), tensor(ids).unsqueeze(0));
+            }
+            using (no_grad()) model.lm_head.weight.copy_(saved);
+        }
+    }
+
+    static (Trainer Trainer, TempDir Dir, PeftModel Peft) Setup(HashSet<int> poisoned, int maxBad, int steps)
+    {
+        var model = TinyModels.Random(TinyModels.Config(), seed: 3);
+        var peft = PeftModel.Create(model, new LoraConfig { R = 4, TargetModules = new[] { "q_proj", "v_proj" } }, seed: 1);
+        var dir = Fixtures.NewTempDir();
+        var options = new TrainerOptions { OutputDir = dir.Path, MaxSteps = steps, MaxBadSteps = maxBad, LoggingSteps = 1, TensorBoard = false, LearningRate = 1e-3 };
+        return (new Trainer(options, model, peft, new PoisonedSource(model, 10, poisoned), null), dir, peft);
+    }
+
+    [Fact]
+    public void A_non_finite_step_is_skipped_warned_and_counted_and_training_goes_on()
+    {
+        var warnings = new List<string>();
+        var old = Diagnostics.WarningHandler;
+        Diagnostics.WarningHandler = warnings.Add;
+        try
+        {
+            var (trainer, dir, peft) = Setup(new HashSet<int> { 2, 5 }, maxBad: 3, steps: 6);
+            using var _ = dir;
+            var result = trainer.Run(TestContext.Current.CancellationToken);
+            Assert.Equal(6, result.Steps);
+            Assert.Equal(2, result.SkippedSteps);
+            Assert.Equal(2, warnings.Count(w => w.Contains("non-finite")));
+            Assert.All(peft.TrainableParameters(), p => Assert.False(p.isnan().any().item<bool>()));   // skipped steps never touched the adapter
+        }
+        finally
+        {
+            Diagnostics.WarningHandler = old;
+        }
+    }
+
+    [Fact]
+    public void Consecutive_non_finite_steps_stop_the_run_and_keep_the_last_good_checkpoint()
+    {
+        var old = Diagnostics.WarningHandler;
+        Diagnostics.WarningHandler = _ => { };
+        try
+        {
+            var (trainer, dir, _) = Setup(new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, maxBad: 3, steps: 8);
+            using var __ = dir;
+            var e = Assert.Throws<PeftSharpException>(() => trainer.Run(TestContext.Current.CancellationToken));
+            Assert.Contains("3 consecutive steps", e.Message);
+            Assert.Contains("learning rate", e.Message);
+        }
+        finally
+        {
+            Diagnostics.WarningHandler = old;
+        }
+    }
+}
