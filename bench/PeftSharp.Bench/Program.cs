@@ -4,6 +4,7 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- load [--dir bench/out/qwen2.5-0.5b-random] [--repeats 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- kernels [--size 4096] [--runs 15] [--tokens 4096] [--matmul-runs 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- train [--layers 30] [--seq 512] [--batch 1] [--steps 3]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -25,11 +26,22 @@ switch (argv.FirstOrDefault())
     case "linear":
         return LinearBenchmark.Run(int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
+    case "train":
+        return TrainBenchmark.Run(int.Parse(Opt("--layers", "30"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Opt("--batch", "1"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Opt("--steps", "3"), System.Globalization.CultureInfo.InvariantCulture),
+            Opt("--json", Path.Combine(root, "bench/out/train.json")));
+    case "train-child":
+        return TrainBenchmark.Child(argv[1], argv[2] == "1", int.Parse(argv[3], System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(argv[4], System.Globalization.CultureInfo.InvariantCulture), int.Parse(argv[5], System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(argv[6], System.Globalization.CultureInfo.InvariantCulture));
     case "load-child":
         return LoadBenchmark.Child(argv[1], argv[2]);
     default:
         Console.Error.WriteLine("usage: PeftSharp.Bench load [--dir DIR] [--repeats N] [--json FILE]");
         Console.Error.WriteLine("       PeftSharp.Bench kernels [--size N] [--runs N] [--tokens N] [--matmul-runs N]");
         Console.Error.WriteLine("       PeftSharp.Bench linear [--tokens N] [--runs N]");
+        Console.Error.WriteLine("       PeftSharp.Bench train [--layers N] [--seq N] [--batch N] [--steps N]");
         return 2;
 }
