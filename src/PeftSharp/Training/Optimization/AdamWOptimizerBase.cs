@@ -76,7 +76,7 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
-            result[StepKey] = tensor(StepCount, ScalarType.Int64);
+            result[StepKey] = tensor(StepCount, ScalarType.Int64).DetachFromDisposeScope();
             foreach (var (key, t) in StateTensors())
             {
                 using var scope = NewDisposeScope();
