@@ -4,6 +4,7 @@ using PeftSharp.Tests.Support;
 
 namespace PeftSharp.Tests.Models;
 
+[Collection(GlobalRngCollection.Name)]
 public class PackingAndCheckpointingTests
 {
     [Fact]

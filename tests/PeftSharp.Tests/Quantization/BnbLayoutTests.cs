@@ -16,7 +16,7 @@ public class BnbLayoutTests
     public void Four_bit_state_round_trips_through_bnb_tensors(QuantType type, bool dq)
     {
         using var scope = NewDisposeScope();
-        var w = randn(new long[] { 96, 33 }, generator: manual_seed(5)).to(ScalarType.BFloat16);
+        var w = randn(new long[] { 96, 33 }, generator: new Generator().manual_seed(5)).to(ScalarType.BFloat16);
         using var state = BlockwiseQuantizer.Quantize(w, type, 64, dq);
         var tensors = state.ToBnbTensors();
         string stateKey = "weight.quant_state.bitsandbytes__" + (type == QuantType.Nf4 ? "nf4" : "fp4");
@@ -107,7 +107,7 @@ public class BnbLayoutTests
     public void Int8_weight_round_trips_through_bnb_tensors()
     {
         using var scope = NewDisposeScope();
-        using var weight = Int8Quantizer.Quantize(randn(new long[] { 8, 16 }, generator: manual_seed(1)));
+        using var weight = Int8Quantizer.Quantize(randn(new long[] { 8, 16 }, generator: new Generator().manual_seed(1)));
         var tensors = weight.ToBnbTensors();
         Assert.Equal(["SCB", "weight", "weight_format"], tensors.Keys.Order());
         Assert.Equal(ScalarType.Int8, tensors["weight"].dtype);

@@ -25,7 +25,7 @@ public class DequantKernelTests
     public void Kernel_equals_torch_reference_bit_for_bit(int blockSize)
     {
         using var scope = NewDisposeScope();
-        var gen = manual_seed(blockSize);
+        var gen = new Generator().manual_seed(blockSize);
         // Odd and even lengths, a partial last block, and one shorter than a block.
         foreach (long n in new long[] { blockSize * 37L + 11, blockSize * 5L, 17, 3 * blockSize * 256L + 1 })
         foreach (var type in new[] { QuantType.Nf4, QuantType.Fp4 })
@@ -46,7 +46,7 @@ public class DequantKernelTests
     public void Two_dimensional_weights_keep_their_shape_and_large_tensors_run_in_parallel()
     {
         using var scope = NewDisposeScope();
-        var w = randn(new long[] { 513, 1031 }, generator: manual_seed(7));
+        var w = randn(new long[] { 513, 1031 }, generator: new Generator().manual_seed(7));
         using var state = BlockwiseQuantizer.Quantize(w, QuantType.Nf4, 64, doubleQuant: true);
         Assert.Equal([(513L * 1031 + 1) / 2, 1L], state.Packed.shape);
         var output = state.Dequantize(ScalarType.BFloat16);
@@ -61,7 +61,7 @@ public class DequantKernelTests
         foreach (var type in new[] { QuantType.Nf4, QuantType.Fp4 })
         {
             const int bs = 64;
-            var x = randn(64 * 100 + 5, generator: manual_seed(3));
+            var x = randn(64 * 100 + 5, generator: new Generator().manual_seed(3));
             x[0] = 0; // exact zero, and a block ending on an exact midpoint value
             using var state = BlockwiseQuantizer.Quantize(x, type, bs);
             long n = x.numel();

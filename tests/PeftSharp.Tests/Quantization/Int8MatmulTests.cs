@@ -9,7 +9,7 @@ public class Int8MatmulTests
     public void Rows_are_scaled_by_their_absmax_and_zero_rows_are_safe()
     {
         using var scope = NewDisposeScope();
-        var w = randn(new long[] { 4, 10 }, generator: manual_seed(2));
+        var w = randn(new long[] { 4, 10 }, generator: new Generator().manual_seed(2));
         w[2] = zeros(10);
         using var q = Int8Quantizer.Quantize(w);
         Assert.Equal(w.abs().amax([1]).data<float>().ToArray(), q.SCB.data<float>().ToArray());
@@ -26,9 +26,9 @@ public class Int8MatmulTests
     {
         using var scope = NewDisposeScope();
         var a = full(new long[] { 3, 4096 }, 127, ScalarType.Int8);
-        a[1] = randint(-127, 128, new long[] { 4096 }, ScalarType.Int8, generator: manual_seed(3));
+        a[1] = randint(-127, 128, new long[] { 4096 }, ScalarType.Int8, generator: new Generator().manual_seed(3));
         var b = full(new long[] { 5, 4096 }, 127, ScalarType.Int8);
-        b[4] = randint(-127, 128, new long[] { 4096 }, ScalarType.Int8, generator: manual_seed(4));
+        b[4] = randint(-127, 128, new long[] { 4096 }, ScalarType.Int8, generator: new Generator().manual_seed(4));
         var exact = a.to(ScalarType.Float64).matmul(b.to(ScalarType.Float64).t()).to(ScalarType.Int32);
         Assert.True(Int8Quantizer.ExactInt8Matmul(a, b).equal(exact).all().item<bool>());
         Assert.Equal(4096 * 127 * 127, exact[0, 0].item<int>());
@@ -36,11 +36,11 @@ public class Int8MatmulTests
 
     static (Tensor X, Tensor W) OutlierProblem()
     {
-        var x = randn(new long[] { 64, 1024 }, generator: manual_seed(10));
-        var magnitudes = rand(new long[] { 64, 3 }, generator: manual_seed(11)) * 40 + 20; // 20..60
-        var signs = randint(0, 2, new long[] { 64, 3 }, generator: manual_seed(12)) * 2 - 1;
+        var x = randn(new long[] { 64, 1024 }, generator: new Generator().manual_seed(10));
+        var magnitudes = rand(new long[] { 64, 3 }, generator: new Generator().manual_seed(11)) * 40 + 20; // 20..60
+        var signs = randint(0, 2, new long[] { 64, 3 }, generator: new Generator().manual_seed(12)) * 2 - 1;
         x.index_copy_(1, tensor(new long[] { 7, 100, 201 }), magnitudes * signs);
-        var w = randn(new long[] { 128, 1024 }, generator: manual_seed(13)) * 0.05;
+        var w = randn(new long[] { 128, 1024 }, generator: new Generator().manual_seed(13)) * 0.05;
         return (x, w);
     }
 

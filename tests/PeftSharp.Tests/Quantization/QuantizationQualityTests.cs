@@ -21,7 +21,7 @@ public class QuantizationQualityTests
     public void Nf4_has_lower_mse_than_fp4_and_int4_on_gaussian_data()
     {
         using var scope = NewDisposeScope();
-        var x = randn(N, generator: manual_seed(1234));
+        var x = randn(N, generator: new Generator().manual_seed(1234));
         using var nf4 = BlockwiseQuantizer.Quantize(x, QuantType.Nf4, 64);
         using var fp4 = BlockwiseQuantizer.Quantize(x, QuantType.Fp4, 64);
         double mseNf4 = Mse(x, nf4.Dequantize());
@@ -36,7 +36,7 @@ public class QuantizationQualityTests
     public void Double_quantization_costs_little_accuracy()
     {
         using var scope = NewDisposeScope();
-        var x = randn(N, generator: manual_seed(99));
+        var x = randn(N, generator: new Generator().manual_seed(99));
         using var plain = BlockwiseQuantizer.Quantize(x, QuantType.Nf4, 64);
         using var dq = BlockwiseQuantizer.Quantize(x, QuantType.Nf4, 64, doubleQuant: true);
         double msePlain = Mse(x, plain.Dequantize()), mseDq = Mse(x, dq.Dequantize());
@@ -57,7 +57,7 @@ public class QuantizationQualityTests
     public void All_sixteen_nf4_codes_are_used_about_uniformly_on_gaussian_data()
     {
         using var scope = NewDisposeScope();
-        var x = randn(N, generator: manual_seed(42));
+        var x = randn(N, generator: new Generator().manual_seed(42));
         using var state = BlockwiseQuantizer.Quantize(x, QuantType.Nf4, 64);
         var counts = TorchReferenceDequant.UnpackCodes(state.Packed, N).bincount(null, 16).data<long>().ToArray();
         var proportions = counts.Select(c => c / (double)N).ToArray();

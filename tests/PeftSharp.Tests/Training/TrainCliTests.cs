@@ -4,6 +4,7 @@ using PeftSharp.Tests.Support;
 namespace PeftSharp.Tests.Training;
 
 /// <summary>`peftsharp train` end to end on the real stories260K and a slice of tinyshakespeare.</summary>
+[Collection(GlobalRngCollection.Name)]
 public class TrainCliTests
 {
     /// <summary>A short QLoRA run config (absolute paths) writing to <paramref name="output"/>.</summary>
@@ -68,10 +69,11 @@ public class TrainCliTests
     {
         using var tmp = Fixtures.NewTempDir();
         var straight = Path.Combine(tmp.Path, "straight");
-        Assert.Equal(0, CliRunner.Run("train", WriteConfig(tmp, straight)).ExitCode);
+        // 16 steps, killed once checkpoint-4 exists: the child has 12 steps left, far more than the kill takes.
+        Assert.Equal(0, CliRunner.Run("train", WriteConfig(tmp, straight, maxSteps: 16)).ExitCode);
 
         var killed = Path.Combine(tmp.Path, "killed");
-        var cfg = WriteConfig(tmp, killed);
+        var cfg = WriteConfig(tmp, killed, maxSteps: 16);
         var cli = Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { cli, "train", cfg }) psi.ArgumentList.Add(a);
