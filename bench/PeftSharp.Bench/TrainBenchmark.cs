@@ -31,10 +31,10 @@ public static class TrainBenchmark
         RopeTheta = 10000, TieWordEmbeddings = true,
     };
 
-    public static int Run(int layers, int seq, int batch, int steps, string jsonOut)
+    public static int Run(int layers, int seq, int batch, int steps, string jsonOut, IReadOnlyList<string>? modes = null)
     {
         var results = new List<Result>();
-        foreach (var mode in Modes)
+        foreach (var mode in modes ?? Modes)
             foreach (var ckpt in new[] { false, true })
             {
                 var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using PeftSharp.Data;
 using PeftSharp.Evaluation;
+using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -14,7 +16,9 @@ internal static class EvalCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "Use the first N tokens of the file (0 = all)", DefaultValueFactory = _ => 0 };
         var window = new Option<int?>("--window") { Description = "Tokens per window (default: the model's max_position_embeddings, at most 2048)" };
         var batch = new Option<int>("--batch-size") { Description = "Windows per forward pass", DefaultValueFactory = _ => 4 };
-        var cmd = new Command("eval", "Measure perplexity on a text file") { data, maxTokens, window, batch };
+        var format = new Option<string?>("--format") { Description = "Evaluate a dataset file (jsonl/json/csv/tsv/parquet) in this format (text, alpaca, messages, prompt_completion, auto): loss on the trained tokens only" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = "Chat template for messages data (chatml, llama3, llama2, alpaca)" };
+        var cmd = new Command("eval", "Measure perplexity on a text file, or on a dataset's responses") { data, maxTokens, window, batch, format, chatTemplate };
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -23,6 +27,16 @@ internal static class EvalCommand
             var (lm, _) = modelOptions.Load(r);
             using var _ = lm;
             var tok = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {lm.Location.Argument}: pass --tokenizer");
+            if (r.GetValue(format) is { } fmt)
+            {
+                int seq = r.GetValue(window) ?? Math.Min(lm.Config.MaxPositionEmbeddings, 2048);
+                var built = DatasetBuilder.Build(new DatasetConfig { Path = path, Format = fmt, ChatTemplate = r.GetValue(chatTemplate), MaxSeqLength = seq }, tok);
+                var source = new DataBatchSource(built.Train, new BatcherOptions { BatchSize = r.GetValue(batch), MaxSeqLength = seq, Shuffle = false, PadId = tok.PadId ?? tok.EosId ?? 0 });
+                var (loss, ppl, predicted) = DatasetLoss.Compute(lm.Model, source);
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"perplexity {ppl:F4} (mean NLL {loss:F5} over {predicted:N0} predicted tokens of {built.Train.Count:N0} examples)"));
+                return 0;
+            }
             var ids = tok.Encode(File.ReadAllText(path), addSpecialTokens: true);
             int n = r.GetValue(maxTokens);
             var tokens = n > 0 ? ids.Take(n).ToList() : ids.ToList();

@@ -31,6 +31,11 @@ internal static class TrainCommand
         return cmd;
     }
 
+    static void ProgressLine(TrainingProgress p) =>
+        Console.Write(string.Create(CultureInfo.InvariantCulture,
+            $"\r  step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.TokensPerSecond:F0} tok/s eta {p.Eta} peak {p.PeakMemoryMiB:F0} MiB   ")
+            + (p.Step == p.TotalSteps ? "\n" : ""));
+
     /// <summary>A relative path as written, or relative to the config file's folder when that is where it exists.</summary>
     static string Locate(string p, string configDir) =>
         Path.IsPathRooted(p) || File.Exists(p) || Directory.Exists(p) ? p
@@ -83,6 +88,8 @@ internal static class TrainCommand
         {
             BaseModelName = c.BaseModel,
             ExtraFiles = lm.TokenizerFiles(),
+            // A live line on a terminal; redirected output gets only the periodic log lines.
+            Progress = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? ProgressLine : null,
         };
         var result = trainer.Run();
         return result.Steps > 0 ? 0 : 1;

@@ -8,6 +8,9 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Training;
 
+/// <summary>Where a run is after a step: for progress displays.</summary>
+public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, string Eta, double PeakMemoryMiB);
+
 public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? FinalEvalPerplexity, string OutputDir, bool StoppedEarly, int SkippedSteps, TimeSpan Elapsed);
 
 /// <summary>
@@ -26,6 +29,8 @@ public sealed class Trainer
     readonly TextWriter log;
 
     public string? BaseModelName { get; init; }
+    /// <summary>Called after every optimizer step (e.g. to redraw a live progress line).</summary>
+    public Action<TrainingProgress>? Progress { get; init; }
     /// <summary>Files copied into every saved model/adapter folder (e.g. tokenizer files), name -> source path.</summary>
     public IReadOnlyDictionary<string, string>? ExtraFiles { get; init; }
 
@@ -125,6 +130,8 @@ public sealed class Trainer
             }
             consecutiveBad = 0;
             state = state with { GlobalStep = state.GlobalStep + 1 };
+            Progress?.Invoke(new TrainingProgress(state.GlobalStep, totalSteps, loss / Math.Max(1, predicted), schedule.LrAt(state.GlobalStep - 1),
+                (windowTokens + tokens) / Math.Max(1e-9, windowWatch.Elapsed.TotalSeconds), Eta(watch, state.GlobalStep, totalSteps), ProcessMemory.PeakBytes() / 1048576.0));
             windowLoss += loss;
             windowPredicted += predicted;
             windowTokens += tokens;
@@ -249,21 +256,9 @@ public sealed class Trainer
         if (eval is null) throw new InvalidOperationException("no eval set");
         bool wasTraining = peft?.Training ?? true;
         SetTraining(false);
-        double sum = 0;
-        long count = 0;
-        using (no_grad())
-            foreach (var b in eval.Epoch(0))
-            {
-                using var scope = NewDisposeScope();
-                using var _ = b;
-                var logits = model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
-                var (s, n) = CausalLmLoss.Compute(logits, b.Labels);
-                sum += s.item<float>();
-                count += n;
-            }
+        var (loss, ppl, _) = DatasetLoss.Compute(model, eval);
         SetTraining(wasTraining);
-        double loss = sum / Math.Max(1, count);
-        return (loss, Math.Exp(loss));
+        return (loss, ppl);
     }
 
     TrainerState RecordEval(TrainerState state, (double Loss, double Ppl) e, MetricsLog metrics, out bool stop)

@@ -53,3 +53,20 @@ public class PerplexityTests
         Assert.Contains("window", Assert.Throws<ConfigurationException>(() => Perplexity.Compute(model, new[] { 1, 2, 3 }, 1)).Message);
     }
 }
+
+public class DatasetEvalCliTests
+{
+    [Fact]
+    public void Eval_on_an_instruction_dataset_scores_the_responses_only()
+    {
+        var model = Fixtures.Require("models", "stories260K");
+        var data = Fixtures.Require("data", "alpaca_seed_tasks.jsonl");
+        var r = Support.CliRunner.Run("eval", "-m", model, "--data", data, "--format", "alpaca", "--chat-template", "alpaca", "--window", "256");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var ppl = double.Parse(r.Out.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(ppl, 2, 512);
+        Assert.Contains("examples", r.Out);
+        var bad = Support.CliRunner.Run("eval", "-m", model, "--data", data, "--format", "messages");
+        Assert.Equal(1, bad.ExitCode);
+    }
+}
