@@ -56,16 +56,19 @@ internal static class TrainCommand
             MemoryMapped = c.Lora is not null, // full fine-tuning writes every weight: give it private memory up front
         });
         var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
-        var train = new List<TokenizedExample>();
-        var eval = new List<TokenizedExample>();
+        var trainParts = new List<IReadOnlyList<TokenizedExample>>();
+        var evalParts = new List<IReadOnlyList<TokenizedExample>>();
         foreach (var d in c.Datasets)
         {
             var built = DatasetBuilder.Build(d with { Path = Locate(d.Path, configDir), EvalPath = d.EvalPath is null ? null : Locate(d.EvalPath, configDir) }, tokenizer);
-            train.AddRange(built.Train);
-            eval.AddRange(built.Eval);
+            trainParts.Add(built.Train);
+            evalParts.Add(built.Eval);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"dataset {d.Path}: {built.TrainStats.Examples:N0} train / {built.Eval.Count:N0} eval examples, {built.TrainStats.Tokens:N0} tokens ({built.TrainStats.TrainableTokens:N0} trained), {built.TrainStats.RecordsSkipped} records skipped"));
         }
+        // Views, not copies: a streaming (disk-backed) dataset stays on disk.
+        IReadOnlyList<TokenizedExample> train = trainParts.Count == 1 ? trainParts[0] : new ConcatenatedList<TokenizedExample>(trainParts);
+        IReadOnlyList<TokenizedExample> eval = evalParts.Count == 1 ? evalParts[0] : new ConcatenatedList<TokenizedExample>(evalParts);
         var first = c.Datasets[0];
         var batcher = new BatcherOptions
         {

@@ -136,6 +136,7 @@ public sealed record TrainConfig(
             Seed = d.Int("seed") ?? seed,
             OnError = d.String("on_error") ?? defaults.OnError,
             TextSplit = d.String("text_split") ?? defaults.TextSplit,
+            Streaming = d.Bool("streaming") ?? defaults.Streaming,
         };
     }
 }

@@ -29,7 +29,8 @@ public static class DatasetBuilder
         DataFormat format = requested;
         SftTokenizer? sft = null;
 
-        var examples = new List<TokenizedExample>();
+        var store = config.Streaming ? new DiskTokenStore() : null;
+        var list = store is null ? new List<TokenizedExample>() : null;
         long read = 0, dropped = 0, tokens = 0, trainable = 0;
         foreach (var record in DatasetReader.Read(path, config.ReaderOptions(path), issues))
         {
@@ -57,7 +58,8 @@ public static class DatasetBuilder
             {
                 var ex = sft!.Tokenize(segments);
                 if (ex is null) { dropped++; continue; }
-                examples.Add(ex);
+                if (store is not null) store.Add(ex);
+                else list!.Add(ex);
                 tokens += ex.Length;
                 trainable += ex.TrainableTokens;
             }
@@ -65,6 +67,8 @@ public static class DatasetBuilder
         issues.WarnIfAny();
         if (dropped > 0)
             Diagnostics.Warn($"{path}: dropped {dropped} example(s) with no trainable token left after truncation to max_seq_length {config.MaxSeqLength}");
+        store?.Seal();
+        IReadOnlyList<TokenizedExample> examples = (IReadOnlyList<TokenizedExample>?)store ?? list!;
         if (examples.Count == 0)
             throw new ConfigurationException(
                 $"dataset '{path}' has no usable examples ({read} records read, {issues.Count} skipped, {dropped} dropped after truncation to max_seq_length {config.MaxSeqLength}); " +

@@ -39,6 +39,8 @@ public sealed record DatasetConfig
     [JsonPropertyName("on_error")] public string OnError { get; init; } = "skip";
     /// <summary>Plain text: whole | line | paragraph.</summary>
     [JsonPropertyName("text_split")] public string TextSplit { get; init; } = "whole";
+    /// <summary>Keep tokenized examples in a temporary file rather than in memory (for datasets larger than RAM).</summary>
+    [JsonPropertyName("streaming")] public bool Streaming { get; init; }
 
     static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -13,7 +13,8 @@ public static class DatasetSplitter
         var evalSet = order.Take(nEval).Order().ToArray();
         var isEval = new bool[items.Count];
         foreach (int i in evalSet) isEval[i] = true;
-        // Both halves keep file order; the training order is shuffled per epoch by the batcher.
-        return ([.. Enumerable.Range(0, items.Count).Where(i => !isEval[i]).Select(i => items[i])], [.. evalSet.Select(i => items[i])]);
+        // Both halves keep file order (the batcher shuffles training per epoch); views, so a disk-backed list is not read.
+        var trainIdx = Enumerable.Range(0, items.Count).Where(i => !isEval[i]).ToArray();
+        return (new IndexedView<T>(items, trainIdx), new IndexedView<T>(items, evalSet));
     }
 }

@@ -87,7 +87,7 @@ public class BatcherTests
             var b = new Batcher(examples, new BatcherOptions { BatchSize = 8, MaxSeqLength = 128, GroupByLength = group, Seed = 1 });
             var plan = b.Plan(0);
             Assert.Equal(400, plan.Sum(rows => rows.Count));
-            Assert.Equal(examples.Select(e => e.InputIds[0]).Order(), plan.SelectMany(rows => rows.Select(r => r.InputIds[0])).Order());
+            Assert.Equal(examples.Select(e => e.InputIds[0]).Order(), plan.SelectMany(rows => rows.Select(r => examples[r.Indices[0]].InputIds[0])).Order());
             return plan.Sum(rows => (long)rows.Count * rows.Max(r => r.Length) - rows.Sum(r => r.Length));
         }
         long grouped = Padding(true), plain = Padding(false);

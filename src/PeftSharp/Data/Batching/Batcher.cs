@@ -12,6 +12,7 @@ public sealed class Batcher
 {
     const int GroupBatches = 50;
     readonly IReadOnlyList<TokenizedExample> examples;
+    readonly int[] lengths;
     readonly BatcherOptions options;
 
     public Batcher(IReadOnlyList<TokenizedExample> examples, BatcherOptions options)
@@ -20,6 +21,9 @@ public sealed class Batcher
         if (options.MaxSeqLength < 1) throw new ConfigurationException($"max_seq_length must be at least 1, got {options.MaxSeqLength}");
         this.examples = examples;
         this.options = options;
+        // Plans are made from lengths alone; tokens are read only when a batch is built (a disk-backed dataset stays on disk).
+        lengths = new int[examples.Count];
+        for (int i = 0; i < lengths.Length; i++) lengths[i] = Math.Min(examples[i].Length, options.MaxSeqLength);
     }
 
     /// <summary>Example indices in this epoch's order.</summary>
@@ -30,8 +34,8 @@ public sealed class Batcher
         return order;
     }
 
-    /// <summary>The rows of an epoch, grouped into micro-batches (before padding).</summary>
-    public List<List<Row>> Plan(int epoch)
+    /// <summary>The rows of an epoch (example indices), grouped into micro-batches.</summary>
+    public List<List<RowPlan>> Plan(int epoch)
     {
         var order = Order(epoch);
         var rows = options.Packing ? Pack(order) : order.Select(Single).ToList();
@@ -44,38 +48,44 @@ public sealed class Batcher
     /// <summary>The epoch's batches, built lazily; dispose each one after use.</summary>
     public IEnumerable<Batch> Epoch(int epoch)
     {
-        foreach (var rows in Plan(epoch)) yield return ToBatch(rows);
+        foreach (var rows in Plan(epoch)) yield return ToBatch(rows.Select(Materialize).ToList());
     }
 
-    Row Single(int index)
+    /// <summary>The tokens of a planned row.</summary>
+    public Row Materialize(RowPlan plan)
     {
         var row = new Row();
-        row.Add(examples[index], options.MaxSeqLength);
+        foreach (int i in plan.Indices) row.Add(examples[i], options.MaxSeqLength);
         return row;
     }
 
-    List<Row> Pack(int[] order)
+    RowPlan Single(int index) => new(new List<int> { index }, lengths[index]);
+
+    List<RowPlan> Pack(int[] order)
     {
-        var rows = new List<Row>();
-        var current = new Row();
+        var rows = new List<RowPlan>();
+        var current = new List<int>();
+        int length = 0;
         foreach (int i in order)
         {
-            int n = Math.Min(examples[i].Length, options.MaxSeqLength);
-            if (current.Length > 0 && current.Length + n > options.MaxSeqLength)
+            int n = lengths[i];
+            if (length > 0 && length + n > options.MaxSeqLength)
             {
-                rows.Add(current);
-                current = new Row();
+                rows.Add(new RowPlan(current, length));
+                current = new List<int>();
+                length = 0;
             }
-            current.Add(examples[i], options.MaxSeqLength);
+            current.Add(i);
+            length += n;
         }
-        if (current.Length > 0) rows.Add(current);
+        if (length > 0) rows.Add(new RowPlan(current, length));
         return rows;
     }
 
     // HF's LengthGroupedSampler idea: sort runs of ~50 batches by length so a batch pads little, then shuffle the batches.
-    List<List<Row>> GroupByLength(List<Row> rows, Random rng)
+    List<List<RowPlan>> GroupByLength(List<RowPlan> rows, Random rng)
     {
-        var batches = new List<List<Row>>();
+        var batches = new List<List<RowPlan>>();
         foreach (var mega in rows.Chunk(options.BatchSize * GroupBatches))
             batches.AddRange(mega.OrderByDescending(r => r.Length).Chunk(options.BatchSize).Select(c => c.ToList()));
         if (options.Shuffle) rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));

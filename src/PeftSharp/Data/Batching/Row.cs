@@ -28,3 +28,6 @@ public sealed class Row
         Examples++;
     }
 }
+
+/// <summary>A row as planned: which examples it holds, in order, and its length in tokens (before padding).</summary>
+public sealed record RowPlan(IReadOnlyList<int> Indices, int Length);
