@@ -31,6 +31,14 @@ internal static class TrainCommand
         return cmd;
     }
 
+    /// <summary>The chat template family of the model folder's Jinja chat_template, when it is one we know.</summary>
+    static string? FolderChatTemplate(string folder)
+    {
+        if (!File.Exists(Path.Combine(folder, "tokenizer_config.json"))) return null;
+        try { return ChatTemplate.FromTokenizerConfig(folder).Name; }
+        catch (ConfigurationException) { return null; } // chat data then asks for the chat_template option
+    }
+
     static void ProgressLine(TrainingProgress p) =>
         Console.Write(string.Create(CultureInfo.InvariantCulture,
             $"\r  step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.TokensPerSecond:F0} tok/s eta {p.Eta} peak {p.PeakMemoryMiB:F0} MiB   ")
@@ -58,9 +66,15 @@ internal static class TrainCommand
         var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
         var trainParts = new List<IReadOnlyList<TokenizedExample>>();
         var evalParts = new List<IReadOnlyList<TokenizedExample>>();
+        var folderTemplate = FolderChatTemplate(lm.Location.Folder);
         foreach (var d in c.Datasets)
         {
-            var built = DatasetBuilder.Build(d with { Path = Locate(d.Path, configDir), EvalPath = d.EvalPath is null ? null : Locate(d.EvalPath, configDir) }, tokenizer);
+            var built = DatasetBuilder.Build(d with
+            {
+                Path = Locate(d.Path, configDir),
+                EvalPath = d.EvalPath is null ? null : Locate(d.EvalPath, configDir),
+                ChatTemplate = d.ChatTemplate ?? folderTemplate,
+            }, tokenizer);
             trainParts.Add(built.Train);
             evalParts.Add(built.Eval);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

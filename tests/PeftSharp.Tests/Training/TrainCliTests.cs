@@ -131,3 +131,40 @@ public class TrainCliTests
         Assert.Contains(expected, r.Err);
     }
 }
+
+[Collection(GlobalRngCollection.Name)]
+public class TrainChatTemplateTests
+{
+    [Fact]
+    public void Chat_data_uses_the_model_folders_chat_template_family()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var folder = Path.Combine(tmp.Path, "model");
+        Assert.Equal(0, CliRunner.Run("convert", "-m", Fixtures.Require("models", "stories260K"), "--out", folder).ExitCode);
+        var records = Enumerable.Range(0, 6).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "Tell me about the cat number {{i}}."}, {"role": "assistant", "content": "The cat {{i}} was happy and played in the sun."}]}""");
+        File.WriteAllLines(tmp.File("chat.jsonl"), records);
+        var yaml = $"""
+            base_model: {folder}
+            datasets:
+              - path: {tmp.File("chat.jsonl")}
+                format: messages
+            sequence_len: 64
+            micro_batch_size: 2
+            max_steps: 2
+            tensorboard: false
+            output_dir: {Path.Combine(tmp.Path, "out")}
+            """;
+        File.WriteAllText(tmp.File("cfg.yaml"), yaml);
+        // No chat_template anywhere: a clear error naming the option.
+        var missing = CliRunner.Run("train", tmp.File("cfg.yaml"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("chat_template", missing.Err);
+        // A ChatML Jinja template in the folder's tokenizer_config.json is recognised and used.
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            """{"chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"}""");
+        var r = CliRunner.Run("train", tmp.File("cfg.yaml"));
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.True(File.Exists(Path.Combine(tmp.Path, "out", "adapter_model.safetensors")));
+    }
+}
