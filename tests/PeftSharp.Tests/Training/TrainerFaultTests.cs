@@ -81,3 +81,34 @@ public class TrainerFaultTests
         }
     }
 }
+
+public class EarlyStoppingTests
+{
+    sealed class FixedSource(int count) : IBatchSource
+    {
+        public int BatchesPerEpoch => count;
+
+        public IEnumerable<TrainingBatch> Epoch(int epoch)
+        {
+            var rng = new Random(7);
+            for (int i = 0; i < count; i++)
+            {
+                var ids = Enumerable.Range(0, 12).Select(_ => (long)rng.Next(97)).ToArray();
+                yield return new TrainingBatch(tensor(ids).unsqueeze(0), tensor(ids).unsqueeze(0));
+            }
+        }
+    }
+
+    [Fact]
+    public void Training_stops_when_eval_loss_stops_improving()
+    {
+        var model = TinyModels.Random(TinyModels.Config(), seed: 3);
+        var peft = PeftModel.Create(model, new LoraConfig { R = 4, TargetModules = new[] { "q_proj" } }, seed: 1);
+        using var dir = Fixtures.NewTempDir();
+        // A learning rate too small to move the eval loss: the first evaluation after training starts does not improve.
+        var options = new TrainerOptions { OutputDir = dir.Path, MaxSteps = 10, EvalSteps = 1, EarlyStoppingPatience = 1, LearningRate = 1e-30, TensorBoard = false };
+        var result = new Trainer(options, model, peft, new FixedSource(10), new FixedSource(2)).Run(TestContext.Current.CancellationToken);
+        Assert.True(result.StoppedEarly);
+        Assert.Equal(1, result.Steps);
+    }
+}
