@@ -31,6 +31,18 @@ internal static class TrainCommand
         return cmd;
     }
 
+    /// <summary>Clears the live progress line before each log line, so the two never mix on a terminal.</summary>
+    sealed class LineClearingWriter(TextWriter inner) : TextWriter
+    {
+        public override System.Text.Encoding Encoding => inner.Encoding;
+        public override void Write(char value) => inner.Write(value);
+        public override void WriteLine(string? value)
+        {
+            inner.Write("\r\u001b[2K");
+            inner.WriteLine(value);
+        }
+    }
+
     /// <summary>The chat template family of the model folder's Jinja chat_template, when it is one we know.</summary>
     static string? FolderChatTemplate(string folder)
     {
@@ -99,14 +111,16 @@ internal static class TrainCommand
             peft = PeftModel.Create(lm.Model, lora with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
             stdout.WriteLine(peft.TrainableReport());
         }
+        bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
         var trainer = new Trainer(c.Trainer, lm.Model, peft,
             new DataBatchSource(train, batcher),
-            eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null, stdout)
+            eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null,
+            live ? new LineClearingWriter(stdout) : stdout)
         {
             BaseModelName = c.BaseModel,
             ExtraFiles = lm.TokenizerFiles(),
             // A live line on a terminal; redirected output gets only the periodic log lines.
-            Progress = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected ? ProgressLine : null,
+            Progress = live ? ProgressLine : null,
         };
         var result = trainer.Run();
         return result.Steps > 0 ? 0 : 1;
