@@ -23,16 +23,13 @@ public sealed class MetricsLog : IDisposable
     public IReadOnlyList<MetricPoint> History => history;
     public string JsonlPath { get; }
 
-    public MetricsLog(string outputDir, bool append, bool useTensorBoard)
+    public MetricsLog(string outputDir, bool useTensorBoard)
     {
         Directory.CreateDirectory(outputDir);
         JsonlPath = Path.Combine(outputDir, "metrics.jsonl");
-        jsonl = new StreamWriter(new FileStream(JsonlPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read));
+        jsonl = new StreamWriter(new FileStream(JsonlPath, FileMode.Create, FileAccess.Write, FileShare.Read));
         if (useTensorBoard) tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(outputDir, "runs"));
     }
-
-    /// <summary>Points already logged before a resume (read back from metrics.jsonl) so the plot covers the whole run.</summary>
-    public void Preload(IEnumerable<MetricPoint> points) => history.AddRange(points);
 
     public static IEnumerable<MetricPoint> Read(string path)
     {
@@ -41,12 +38,12 @@ public sealed class MetricsLog : IDisposable
             if (line.Length > 0) yield return JsonSerializer.Deserialize<MetricPoint>(line, Json)!;
     }
 
-    public void Log(MetricPoint p)
+    public void Log(MetricPoint p, bool toTensorBoard = true)
     {
         history.Add(p);
         jsonl.WriteLine(JsonSerializer.Serialize(p, Json));
         jsonl.Flush();
-        if (tensorboard is null) return;
+        if (tensorboard is null || !toTensorBoard) return;
         void Scalar(string name, double? value)
         {
             if (value is { } v) tensorboard.add_scalar(p.Split + "/" + name, (float)v, p.Step, null);

@@ -87,7 +87,10 @@ public sealed class Trainer
             state = LoadCheckpoint(resumeFrom, optimizer);
             log.WriteLine($"resumed from {resumeFrom} at step {state.GlobalStep} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
         }
-        using var metrics = new MetricsLog(o.OutputDir, append: resumeFrom is not null, o.TensorBoard);
+        // On resume, metrics logged after the checkpoint (by the run that died) are dropped: those steps run again.
+        var earlier = resumeFrom is null ? new List<MetricPoint>() : MetricsLog.Read(Path.Combine(o.OutputDir, "metrics.jsonl")).Where(p => p.Step <= state.GlobalStep).ToList();
+        using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard);
+        foreach (var p in earlier) metrics.Log(p, toTensorBoard: false);
         model.model.GradientCheckpointing = o.GradientCheckpointing;
         SetTraining(true);
         log.WriteLine($"training {parameters.Sum(p => p.Item2.numel()):N0} parameters for {totalSteps} steps ({train.BatchesPerEpoch} micro-batches per epoch, accumulation {o.GradientAccumulationSteps}), optimizer {optimizer.TypeName}");

@@ -91,6 +91,10 @@ public class TrainCliTests
         Assert.Contains("resumed from", resumed.Out);
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter_model.safetensors")),
                      File.ReadAllBytes(Path.Combine(killed, "adapter_model.safetensors")));
+        // The metrics log reads as one run: each step once, with the uninterrupted run's losses.
+        static List<(int, string, double)> Points(string dir) => PeftSharp.Training.MetricsLog.Read(Path.Combine(dir, "metrics.jsonl"))
+            .Select(p => (p.Step, p.Split, p.Loss)).ToList();
+        Assert.Equal(Points(straight), Points(killed));
     }
 
     [Fact]
