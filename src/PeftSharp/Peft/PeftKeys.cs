@@ -11,7 +11,7 @@ namespace PeftSharp.Peft;
 public static class PeftKeys
 {
     public const string Prefix = "base_model.model.";
-    static readonly string[] Slots = { "lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B", "modules_to_save" };
+    static readonly string[] Slots = PeftModel.AdapterSlots;
 
     /// <summary>The PEFT key of an adapter parameter of <paramref name="adapter"/>, or null if the path is not one.</summary>
     public static string? ToPeft(string path, string adapter)

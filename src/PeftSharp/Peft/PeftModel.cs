@@ -87,9 +87,19 @@ public sealed class PeftModel
         foreach (var b in biases) trainableBase.Add(b);
     }
 
+    internal static readonly string[] AdapterSlots = { "lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B", "modules_to_save" };
+
     /// <summary>True for parameter paths that belong to an adapter rather than the base model.</summary>
-    public static bool IsAdapterPath(string path) =>
-        path.Split('.').Any(s => s is "lora_A" or "lora_B" or "lora_magnitude_vector" or "lora_embedding_A" or "lora_embedding_B" or "modules_to_save");
+    public static bool IsAdapterPath(string path) => AdapterNameOf(path) is not null;
+
+    /// <summary>The adapter a parameter path belongs to: the segment after its slot (q_proj.lora_A.&lt;name&gt;.weight).</summary>
+    public static string? AdapterNameOf(string path)
+    {
+        var parts = path.Split('.');
+        for (int i = 0; i + 1 < parts.Length; i++)
+            if (AdapterSlots.Contains(parts[i])) return parts[i + 1];
+        return null;
+    }
 
     /// <summary>Makes <paramref name="name"/> the active adapter: only it runs and only its parameters train.</summary>
     public void SetAdapter(string name)
@@ -111,8 +121,9 @@ public sealed class PeftModel
     {
         foreach (var (path, p) in Model.named_parameters())
         {
-            bool isAdapter = IsAdapterPath(path);
-            bool active = isAdapter && ActiveAdapter is { } a && path.Split('.').Contains(a);
+            var owner = AdapterNameOf(path);
+            bool isAdapter = owner is not null;
+            bool active = isAdapter && owner == ActiveAdapter;
             p.requires_grad = active || (!isAdapter && trainableBase.Contains(p));
         }
     }
