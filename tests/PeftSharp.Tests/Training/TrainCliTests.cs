@@ -172,3 +172,46 @@ public class TrainChatTemplateTests
         Assert.True(File.Exists(Path.Combine(tmp.Path, "out", "adapter_model.safetensors")));
     }
 }
+
+[Collection(GlobalRngCollection.Name)]
+public class FullFineTuneTests
+{
+    [Fact]
+    public void Full_fine_tuning_writes_a_model_folder_that_generates_and_resumes()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        File.WriteAllText(tmp.File("slice.txt"), File.ReadAllText(Fixtures.Require("data", "tinyshakespeare.txt"))[..8_000]);
+        var output = Path.Combine(tmp.Path, "full");
+        File.WriteAllText(tmp.File("full.yaml"), $"""
+            base_model: {Fixtures.Require("models", "stories260K")}
+            adapter: none
+            datasets:
+              - path: {tmp.File("slice.txt")}
+                format: text
+                text_split: paragraph
+            sequence_len: 64
+            sample_packing: true
+            micro_batch_size: 2
+            max_steps: 4
+            save_steps: 2
+            learning_rate: 1.0e-3
+            tensorboard: false
+            output_dir: {output}
+            """);
+        var r = CliRunner.Run("train", tmp.File("full.yaml"));
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.Contains("training 260,032 parameters", r.Out);
+        Assert.True(File.Exists(Path.Combine(output, "model", "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(output, "checkpoint-2", "model", "model.safetensors")));
+        var g = CliRunner.Run("generate", "-m", Path.Combine(output, "model"), "-n", "10");
+        Assert.True(g.ExitCode == 0, g.Err);
+        // The fine-tuned weights differ from the base.
+        var plain = CliRunner.Run("generate", "-m", Fixtures.Require("models", "stories260K"), "-n", "30");
+        var tuned = CliRunner.Run("generate", "-m", Path.Combine(output, "model"), "-n", "30");
+        Assert.NotEqual(plain.Out, tuned.Out);
+
+        var q = CliRunner.Run("train", tmp.File("full.yaml"), "--load_in_4bit=true", "--output_dir=" + Path.Combine(tmp.Path, "q"));
+        Assert.Equal(1, q.ExitCode);
+        Assert.Contains("full fine-tuning cannot update quantized weights", q.Err);
+    }
+}
