@@ -4,7 +4,7 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- load [--dir bench/out/qwen2.5-0.5b-random] [--repeats 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- kernels [--size 4096] [--runs 15] [--tokens 4096] [--matmul-runs 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
-//   dotnet run -c Release --project bench/PeftSharp.Bench -- train [--layers 30] [--seq 512] [--batch 1] [--steps 3] [--modes full,lora,qlora]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- train [--layers 30] [--seq 512] [--batch 1] [--steps 3] [--modes full,lora,qlora] [--loss full|chunked]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -32,11 +32,12 @@ switch (argv.FirstOrDefault())
             int.Parse(Opt("--batch", "1"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--steps", "3"), System.Globalization.CultureInfo.InvariantCulture),
             Opt("--json", Path.Combine(root, "bench/out/train.json")),
-            Opt("--modes", string.Join(",", TrainBenchmark.Modes)).Split(','));
+            Opt("--modes", string.Join(",", TrainBenchmark.Modes)).Split(','),
+            Opt("--loss", "full") == "chunked");
     case "train-child":
         return TrainBenchmark.Child(argv[1], argv[2] == "1", int.Parse(argv[3], System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(argv[4], System.Globalization.CultureInfo.InvariantCulture), int.Parse(argv[5], System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(argv[6], System.Globalization.CultureInfo.InvariantCulture));
+            int.Parse(argv[6], System.Globalization.CultureInfo.InvariantCulture), argv.Count > 7 && argv[7] == "1");
     case "load-child":
         return LoadBenchmark.Child(argv[1], argv[2]);
     default:

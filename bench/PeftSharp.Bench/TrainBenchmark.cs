@@ -22,7 +22,7 @@ public static class TrainBenchmark
 {
     public static readonly string[] Modes = { "full", "lora", "qlora" };
 
-    public sealed record Result(string Mode, bool Checkpointing, int Layers, int Seq, int Batch, double StepSeconds, double TokensPerSecond, double PeakMiB, long Trainable);
+    public sealed record Result(string Mode, bool Checkpointing, int Layers, int Seq, int Batch, double StepSeconds, double TokensPerSecond, double PeakMiB, long Trainable, bool ChunkedLoss = false);
 
     public static LlamaConfig SmolLm135M(int layers) => new()
     {
@@ -31,7 +31,7 @@ public static class TrainBenchmark
         RopeTheta = 10000, TieWordEmbeddings = true,
     };
 
-    public static int Run(int layers, int seq, int batch, int steps, string jsonOut, IReadOnlyList<string>? modes = null)
+    public static int Run(int layers, int seq, int batch, int steps, string jsonOut, IReadOnlyList<string>? modes = null, bool chunkedLoss = false)
     {
         var results = new List<Result>();
         foreach (var mode in modes ?? Modes)
@@ -39,7 +39,7 @@ public static class TrainBenchmark
             {
                 var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
                 if (Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal)) psi.ArgumentList.Add(typeof(TrainBenchmark).Assembly.Location);
-                foreach (var a in new[] { "train-child", mode, ckpt ? "1" : "0", $"{layers}", $"{seq}", $"{batch}", $"{steps}" }) psi.ArgumentList.Add(a);
+                foreach (var a in new[] { "train-child", mode, ckpt ? "1" : "0", $"{layers}", $"{seq}", $"{batch}", $"{steps}", chunkedLoss ? "1" : "0" }) psi.ArgumentList.Add(a);
                 psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
                 using var p = Process.Start(psi)!;
                 var line = p.StandardOutput.ReadToEnd().Trim().Split('\n')[^1];
@@ -49,7 +49,7 @@ public static class TrainBenchmark
                 results.Add(r);
                 Console.Error.WriteLine($"{mode} checkpointing={ckpt}: {r.TokensPerSecond:F0} tok/s, peak {r.PeakMiB:F0} MiB");
             }
-        Console.WriteLine($"SmolLM-135M shape, {layers} layers, seq {seq}, micro-batch {batch}, bf16 compute, AdamW:");
+        Console.WriteLine($"SmolLM-135M shape, {layers} layers, seq {seq}, micro-batch {batch}, bf16 compute, AdamW, {(chunkedLoss ? "chunked" : "full-logits")} loss:");
         Console.WriteLine("| mode | activation checkpointing | step (s) | tokens/s | peak RSS (MiB) | trainable parameters |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var r in results)
@@ -60,7 +60,7 @@ public static class TrainBenchmark
         return 0;
     }
 
-    public static int Child(string mode, bool checkpointing, int layers, int seq, int batch, int steps)
+    public static int Child(string mode, bool checkpointing, int layers, int seq, int batch, int steps, bool chunkedLoss)
     {
         TorchRuntime.EnsureInitialized();
         manual_seed(0);
@@ -83,8 +83,9 @@ public static class TrainBenchmark
             var w = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
-                var logits = model.Forward(ids);
-                var (sum, n) = CausalLmLoss.Compute(logits, ids);
+                var (sum, n) = chunkedLoss
+                    ? ChunkedCausalLmLoss.Compute(model.model.Forward(ids), model.lm_head.weight, ids)
+                    : CausalLmLoss.Compute(model.Forward(ids), ids);
                 (sum / n).backward();
                 optimizer.Step();
                 optimizer.ZeroGrad();
@@ -93,7 +94,7 @@ public static class TrainBenchmark
         }
         times.Sort();
         double step = times[times.Count / 2];
-        var r = new Result(mode, checkpointing, layers, seq, batch, step, batch * seq / step, ProcessMemory.PeakBytes() / 1048576.0, parameters.Sum(p => p.parameter.numel()));
+        var r = new Result(mode, checkpointing, layers, seq, batch, step, batch * seq / step, ProcessMemory.PeakBytes() / 1048576.0, parameters.Sum(p => p.parameter.numel()), chunkedLoss);
         Console.WriteLine(JsonSerializer.Serialize(r));
         return 0;
     }

@@ -68,6 +68,7 @@ public sealed record TrainConfig(
             EarlyStoppingPatience = c.Int("early_stopping_patience") ?? 0,
             MaxBadSteps = c.Int("max_bad_steps") ?? 5,
             GradientCheckpointing = c.Bool("gradient_checkpointing") ?? false,
+            ChunkedLoss = c.Bool("chunked_loss") ?? true,
             TensorBoard = c.Bool("tensorboard") ?? true,
             ResumeFromCheckpoint = c.String("resume_from_checkpoint"),
         }.Validate();

@@ -222,8 +222,7 @@ public sealed class Trainer
         foreach (var b in batches)
         {
             using var scope = NewDisposeScope();
-            var logits = model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
-            var (sum, _) = CausalLmLoss.Compute(logits, b.Labels);
+            var (sum, _) = BatchLoss(b);
             double value = sum.item<float>();
             if (!double.IsFinite(value))
             {
@@ -249,6 +248,23 @@ public sealed class Trainer
         optimizer.Step();
         optimizer.ZeroGrad();
         return (lossSum, predicted, tokens, true);
+    }
+
+    /// <summary>
+    /// The summed loss of a batch: from hidden states in chunks when the head is a plain dense layer (no adapter, not
+    /// quantized), else from the full logits.
+    /// </summary>
+    (Tensor Sum, long Tokens) BatchLoss(TrainingBatch b)
+    {
+        var mask = b.SequenceIds is null ? b.AttentionMask : null;
+        var head = model.lm_head;
+        if (o.ChunkedLoss && head.Adapters.All.Count == 0 && head.Quantized is null && head.bias is null)
+        {
+            var hidden = model.model.Forward(b.InputIds, mask, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
+            return ChunkedCausalLmLoss.Compute(hidden, head.weight, b.Labels);
+        }
+        var logits = model.Forward(b.InputIds, mask, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
+        return CausalLmLoss.Compute(logits, b.Labels);
     }
 
     static long PredictedTokens(Tensor labels) => labels.narrow(1, 1, labels.shape[1] - 1).ne(CausalLmLoss.IgnoreIndex).sum().item<long>();

@@ -33,6 +33,8 @@ public sealed record TrainerOptions
     /// <summary>Stop after this many consecutive steps with a non-finite loss or gradient.</summary>
     public int MaxBadSteps { get; init; } = 5;
     public bool GradientCheckpointing { get; init; }
+    /// <summary>Compute the loss from hidden states in chunks of positions, never holding the full fp32 logits.</summary>
+    public bool ChunkedLoss { get; init; } = true;
     public bool TensorBoard { get; init; } = true;
     /// <summary>"latest", a checkpoint folder, or null.</summary>
     public string? ResumeFromCheckpoint { get; init; }
