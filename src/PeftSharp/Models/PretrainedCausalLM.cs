@@ -77,12 +77,24 @@ public sealed class PretrainedCausalLM : IDisposable
 
     /// <summary>
     /// The files the tokenizer was read from, keyed by the name they take in a saved model folder (a llama2.c
-    /// tokenizer such as tok512.bin becomes tokenizer.bin, the name folder loading looks for).
+    /// tokenizer such as tok512.bin becomes tokenizer.bin, plus a tokenizer.json and tokenizer_config.json written
+    /// from it, so the saved folder works with Hugging Face tooling too).
     /// </summary>
-    public IReadOnlyDictionary<string, string> TokenizerFiles() =>
-        tokenizerFiles.ToDictionary(
-            f => Location.Format == ModelFormat.LlamaC && f.EndsWith(".bin", StringComparison.Ordinal) ? "tokenizer.bin" : Path.GetFileName(f),
-            f => f);
+    public IReadOnlyDictionary<string, string> TokenizerFiles()
+    {
+        if (Location.Format != ModelFormat.LlamaC)
+            return tokenizerFiles.ToDictionary(f => Path.GetFileName(f), f => f);
+        var files = tokenizerFiles.ToDictionary(f => f.EndsWith(".bin", StringComparison.Ordinal) ? "tokenizer.bin" : Path.GetFileName(f), f => f);
+        if (Tokenizer is Tokenization.Llama2c.Llama2cTokenizer l2c)
+        {
+            var dir = Path.Combine(Path.GetTempPath(), $"peftsharp-tokenizer-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(dir);
+            Tokenization.Llama2c.Llama2cTokenizerJson.Write(l2c, dir);
+            files["tokenizer.json"] = Path.Combine(dir, "tokenizer.json");
+            files["tokenizer_config.json"] = Path.Combine(dir, "tokenizer_config.json");
+        }
+        return files;
+    }
 
     static readonly string[] TokenizerFileNames = { "tokenizer.json", "tokenizer.model", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json" };
 

@@ -23,7 +23,7 @@ public class CliTests
         var outDir = Path.Combine(tmp.Path, "stories-hf");
         var c = CliRunner.Run("convert", "--model", folder, "--out", outDir);
         Assert.True(c.ExitCode == 0, c.Err);
-        foreach (var f in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.bin" })
+        foreach (var f in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.bin", "tokenizer.json", "tokenizer_config.json" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         var original = CliRunner.Run("generate", "-m", folder, "-n", "50");
         var converted = CliRunner.Run("generate", "-m", outDir, "-n", "50");
