@@ -50,13 +50,7 @@ public class LoraGradientTests
         var peft = PeftModel.Create(model, Config("q_proj", "v_proj", "down_proj") with { UseDora = dora }, seed: 5);
         Randomize(peft, seed: 9);
         var ids = Ids();
-        using (var scope = NewDisposeScope()) Loss(model, ids).backward();
-        double L()
-        {
-            using var _ = no_grad();
-            using var scope = NewDisposeScope();
-            return Loss(model, ids).item<double>();
-        }
+        var L = BackwardThenLossFunction(model, ids);
 
         var log = new List<string>();
         double worst = 0, largest = 0;
@@ -147,13 +141,7 @@ public class LoraGradientTests
         var peft = PeftModel.Create(model, Config("embed_tokens"), seed: 2);
         Randomize(peft, seed: 8);
         var ids = Ids();
-        using (var scope = NewDisposeScope()) Loss(model, ids).backward();
-        double L()
-        {
-            using var _ = no_grad();
-            using var scope = NewDisposeScope();
-            return Loss(model, ids).item<double>();
-        }
+        var L = BackwardThenLossFunction(model, ids);
         var log = new List<string>();
         // lora_embedding_A is [r, vocab]: column 5 is token 5 (in the input), 97*1+9 is row 1 / token 9.
         double worst = Math.Max(
@@ -162,5 +150,17 @@ public class LoraGradientTests
         TestContext.Current.TestOutputHelper?.WriteLine($"max gradient error {worst:E3}");
         Assert.True(worst < 1e-7, $"max |analytic - finite difference| = {worst:E3}\n" + string.Join("\n", log));
         AssertBaseHasNoGradient(model);
+    }
+
+    /// <summary>Runs backward once (analytic gradients), then returns the no-grad loss for finite differences.</summary>
+    static Func<double> BackwardThenLossFunction(PeftSharp.Models.Llama.LlamaForCausalLM model, Tensor ids)
+    {
+        using (var scope = NewDisposeScope()) Loss(model, ids).backward();
+        return () =>
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            return Loss(model, ids).item<double>();
+        };
     }
 }
