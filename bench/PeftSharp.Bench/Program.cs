@@ -38,6 +38,12 @@ switch (argv.FirstOrDefault())
         return TrainBenchmark.Child(argv[1], argv[2] == "1", int.Parse(argv[3], System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(argv[4], System.Globalization.CultureInfo.InvariantCulture), int.Parse(argv[5], System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(argv[6], System.Globalization.CultureInfo.InvariantCulture), argv.Count > 7 && argv[7] == "1");
+    case "rates":
+        Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s");
+        return 0;
+    case "profile":
+        return PeftSharp.Bench.Suite.LayerProfile.Run(Opt("--shape", "smollm"), int.Parse(Opt("--batch", "4"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
     case "load-child":
         return LoadBenchmark.Child(argv[1], argv[2]);
     default:

@@ -1,0 +1,21 @@
+using PeftSharp.Models.Llama;
+
+namespace PeftSharp.Bench.Suite;
+
+/// <summary>The model shapes the suite trains, with random weights it creates itself.</summary>
+public static class SuiteShapes
+{
+    public static readonly string[] Names = { "smollm-135m", "qwen2.5-0.5b" };
+
+    /// <summary>The shape by name with <paramref name="layers"/> layers (0 = the real count).</summary>
+    public static LlamaConfig Get(string name, int layers = 0)
+    {
+        var c = name switch
+        {
+            "smollm-135m" or "smollm" => TrainBenchmark.SmolLm135M(30),
+            "qwen2.5-0.5b" or "qwen" => BenchModels.Qwen25_05B(),
+            _ => throw new ArgumentException($"unknown shape '{name}'; known: {string.Join(", ", Names)}"),
+        };
+        return layers > 0 ? c with { NumHiddenLayers = layers } : c;
+    }
+}

@@ -1,0 +1,36 @@
+namespace PeftSharp.Nn;
+
+/// <summary>
+/// Switches for the fused training paths (each has its own backward and is tested equal to the plain autograd path).
+/// All are on by default; turn one off to measure its gain or to rule it out when debugging. Process-wide.
+/// Setting PEFTSHARP_FAST_PATHS=0 starts with all of them off.
+/// </summary>
+public static class FastPaths
+{
+    static readonly bool DefaultOn = Environment.GetEnvironmentVariable("PEFTSHARP_FAST_PATHS") != "0";
+
+    /// <summary>LoRA on a Linear as one function: base + s·(x Aᵀ)Bᵀ in the compute dtype, x Aᵀ computed once and kept.</summary>
+    public static bool FusedLora { get; set; } = DefaultOn;
+
+    /// <summary>RMSNorm forward/backward that keeps only the input and the per-row inverse RMS.</summary>
+    public static bool FusedRmsNorm { get; set; } = DefaultOn;
+
+    /// <summary>silu(gate)·up with a backward that recomputes silu instead of keeping it.</summary>
+    public static bool FusedSwiGlu { get; set; } = DefaultOn;
+
+    /// <summary>Rotary embedding whose backward is the inverse rotation (nothing kept but cos/sin).</summary>
+    public static bool FusedRotary { get; set; } = DefaultOn;
+
+    /// <summary>Sets every switch; returns a handle that restores the previous values when disposed.</summary>
+    public static IDisposable All(bool on)
+    {
+        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary);
+        FusedLora = FusedRmsNorm = FusedSwiGlu = FusedRotary = on;
+        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary) = saved);
+    }
+
+    sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+}
