@@ -44,6 +44,33 @@ switch (argv.FirstOrDefault())
     case "profile":
         return PeftSharp.Bench.Suite.LayerProfile.Run(Opt("--shape", "smollm"), int.Parse(Opt("--batch", "4"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
+    case "suite":
+    {
+        var outDir = Opt("--out", Path.Combine(root, "bench/out"));
+        var o = argv.Contains("--quick") ? PeftSharp.Bench.Suite.SuiteOptions.QuickDefaults(outDir) : new PeftSharp.Bench.Suite.SuiteOptions { OutDir = outDir };
+        List<int> Ints(string v) => v.Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        o = o with
+        {
+            Shapes = Opt("--shapes", string.Join(",", o.Shapes)).Split(','),
+            Layers = int.Parse(Opt("--layers", $"{o.Layers}"), System.Globalization.CultureInfo.InvariantCulture),
+            Modes = Opt("--modes", string.Join(",", o.Modes)).Split(','),
+            Seqs = Ints(Opt("--seq", string.Join(",", o.Seqs))),
+            Batches = Ints(Opt("--batch", string.Join(",", o.Batches))),
+            Checkpointing = Opt("--ckpt", "off,on").Split(',').Select(x => x == "on").ToList(),
+            Steps = int.Parse(Opt("--steps", $"{o.Steps}"), System.Globalization.CultureInfo.InvariantCulture),
+            SoakSteps = int.Parse(Opt("--soak", $"{o.SoakSteps}"), System.Globalization.CultureInfo.InvariantCulture),
+            LossSeq = int.Parse(Opt("--loss-seq", $"{o.LossSeq}"), System.Globalization.CultureInfo.InvariantCulture),
+            Kernels = !argv.Contains("--no-kernels"),
+        };
+        return PeftSharp.Bench.Suite.SuiteRunner.Run(o);
+    }
+    case "suite-train":
+        return PeftSharp.Bench.Suite.TrainChild.Run(argv[1], argv[2]);
+    case "suite-loss":
+        return PeftSharp.Bench.Suite.SideMeasurements.LossChild(argv[1], int.Parse(argv[2], System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(argv[3], System.Globalization.CultureInfo.InvariantCulture), int.Parse(argv[4], System.Globalization.CultureInfo.InvariantCulture));
+    case "suite-soak":
+        return PeftSharp.Bench.Suite.SideMeasurements.SoakChild(int.Parse(argv[1], System.Globalization.CultureInfo.InvariantCulture));
     case "load-child":
         return LoadBenchmark.Child(argv[1], argv[2]);
     default:

@@ -21,6 +21,12 @@ public static class FastPaths
     /// <summary>Rotary embedding whose backward is the inverse rotation (nothing kept but cos/sin).</summary>
     public static bool FusedRotary { get; set; } = DefaultOn;
 
+    /// <summary>
+    /// Keep a quantized base weight's dequantized copy from forward until backward (faster, but costs 16 bits per
+    /// parameter of each layer between its forward and backward) instead of dequantizing it again. Off by default.
+    /// </summary>
+    public static bool KeepDequantizedWeight { get; set; }
+
     /// <summary>Sets every switch; returns a handle that restores the previous values when disposed.</summary>
     public static IDisposable All(bool on)
     {

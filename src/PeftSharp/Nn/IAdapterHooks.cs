@@ -12,6 +12,11 @@ public interface ILinearAdapter
     bool ReplacesBase => false;
     /// <summary>The layer output with this adapter applied, given the input and the output so far.</summary>
     Tensor Apply(Tensor x, Tensor result, Linear host);
+    /// <summary>
+    /// The whole layer output (base + this adapter) through the adapter's own fused function, or null when it has none
+    /// for this call. Asked only when this is the one adapter running on the layer.
+    /// </summary>
+    Tensor? FusedForward(Tensor x, Linear host) => null;
     /// <summary>Folds the adapter into the host's weight (and bias); must be undoable by <see cref="Unmerge"/>.</summary>
     void Merge(Linear host);
     void Unmerge(Linear host);
@@ -66,6 +71,18 @@ public sealed class AdapterSet<TAdapter> where TAdapter : class
     {
         if (isMerged) merged.Add(name);
         else merged.Remove(name);
+    }
+
+    /// <summary>The one adapter taking part in forward, or null when there are none or several.</summary>
+    public TAdapter? SingleRunning()
+    {
+        TAdapter? only = null;
+        foreach (var a in Running())
+        {
+            if (only is not null) return null;
+            only = a;
+        }
+        return only;
     }
 
     /// <summary>Adapters that take part in forward: active, not merged (merged ones are already in the weight).</summary>

@@ -72,8 +72,32 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public Tensor BaseForward(Tensor x) =>
         Quantized is { } q ? QuantizedLinearFunction.Apply(x, bias, q) : nn.functional.linear(x, weight, bias);
 
+    /// <summary>
+    /// x W^T + b with no autograd node of its own, for fused functions that own their backward. A quantized weight is
+    /// dequantized here; with <paramref name="keepWeight"/> a 4-bit weight's dense copy comes back in
+    /// <paramref name="keptWeight"/> instead of being freed (int8 keeps its outlier-split matmul and returns none).
+    /// </summary>
+    public Tensor BaseOutputNoGrad(Tensor x, bool keepWeight, out Tensor? keptWeight)
+    {
+        using var _ = no_grad();
+        keptWeight = null;
+        if (Quantized is not { } q) return nn.functional.linear(x, weight, bias);
+        if (!keepWeight || q.Format == "int8") return bias is null ? q.Matmul(x) : q.Matmul(x).add_(bias.to(x.dtype));
+        keptWeight = q.Dequantize(x.dtype);
+        return nn.functional.linear(x, keptWeight, bias?.to(x.dtype));
+    }
+
+    /// <summary>dL/dx of the base function for output gradient <paramref name="grad"/>: grad · W (W dequantized again if quantized).</summary>
+    public Tensor BaseInputGradient(Tensor grad)
+    {
+        if (Quantized is not { } q) return grad.matmul(weight.to(grad.dtype));
+        using var w = q.Dequantize(grad.dtype);
+        return grad.matmul(w);
+    }
+
     public override Tensor forward(Tensor x)
     {
+        if (Adapters.SingleRunning() is { } only && only.FusedForward(x, this) is { } fused) return fused;
         Tensor? result = null;
         foreach (var a in Adapters.Running())
         {

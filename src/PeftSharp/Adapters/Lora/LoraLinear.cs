@@ -96,6 +96,18 @@ public sealed class LoraLinear : ILinearAdapter
         return w.norm(1, false, 2).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Training-time fast path (see <see cref="LoraLinearFunction"/>): plain LoRA on a frozen base with no dropout
+    /// mask to draw. Inference keeps the unfused path, which runs the adapter in fp32 exactly as PEFT does.
+    /// </summary>
+    public Tensor? FusedForward(Tensor x, Linear host)
+    {
+        if (!FastPaths.FusedLora || magnitude is not null || (training && Dropout > 0) || !is_grad_enabled()) return null;
+        if (host.weight.requires_grad || !(A.weight.requires_grad || B.weight.requires_grad)) return null;
+        if (!x.is_floating_point() || x.dtype != (host.Quantized is null ? host.weight.dtype : x.dtype)) return null;
+        return LoraLinearFunction.Apply(x, A.weight, B.weight, host.bias, host, Scaling);
+    }
+
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();

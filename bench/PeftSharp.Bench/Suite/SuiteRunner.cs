@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace PeftSharp.Bench.Suite;
+
+/// <summary>What to run. <see cref="Quick"/> is the CI smoke shape: 2 layers, short sequences, few steps.</summary>
+public sealed record SuiteOptions
+{
+    public bool Quick { get; init; }
+    public IReadOnlyList<string> Shapes { get; init; } = SuiteShapes.Names;
+    public int Layers { get; init; }
+    public IReadOnlyList<string> Modes { get; init; } = new[] { "full", "lora", "qlora", "reference" };
+    public IReadOnlyList<int> Seqs { get; init; } = new[] { 512, 2048 };
+    public IReadOnlyList<int> Batches { get; init; } = new[] { 1, 4 };
+    public IReadOnlyList<bool> Checkpointing { get; init; } = new[] { false, true };
+    public int Steps { get; init; } = 3;
+    public int SoakSteps { get; init; } = 2000;
+    public int LossSeq { get; init; } = 2048;
+    public bool Kernels { get; init; } = true;
+    public bool NoFastPathsRow { get; init; } = true;
+    public string OutDir { get; init; } = "bench/out";
+
+    public static SuiteOptions QuickDefaults(string outDir) => new()
+    {
+        Quick = true, Layers = 2, Seqs = new[] { 64 }, Batches = new[] { 1, 2 }, Steps = 2, SoakSteps = 300, LossSeq = 256, OutDir = outDir,
+    };
+}
+
+/// <summary>
+/// The benchmark suite: one command, every figure of the performance issue measured side by side in one run on this
+/// machine, printed as markdown and written as JSON (<c>suite.json</c> in the output folder).
+/// </summary>
+public static class SuiteRunner
+{
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public sealed record SuiteReport(string Machine, int Threads, double Bf16MatmulGflops, double MemcpyGBps, List<TrainResult> Training,
+        List<LossMemoryResult> Loss, List<KernelResult> Kernels, SoakResult? Soak, EqualityResult? Equality, List<TargetCheck> Targets);
+
+    public sealed record TargetCheck(string Target, string Measured, bool? Met);
+
+    public static int Run(SuiteOptions o)
+    {
+        TorchRuntime.EnsureInitialized();
+        var sw = Stopwatch.StartNew();
+        Directory.CreateDirectory(o.OutDir);
+        double gflops = MachineRates.Bf16MatmulGflops(o.Quick ? 2 : 5), memcpy = MachineRates.MemcpyGBps(o.Quick ? 2 : 5);
+        Log($"bf16 matmul {gflops:F0} GFLOP/s, memcpy {memcpy:F1} GB/s");
+        var training = new List<TrainResult>();
+        foreach (var shape in o.Shapes)
+        {
+            var config = SuiteShapes.Get(shape, o.Layers);
+            var dir = Path.Combine(o.OutDir, "models", $"{shape}-{config.NumHiddenLayers}l");
+            BenchModels.EnsureRandomCheckpoint(config, dir);
+            foreach (var seq in o.Seqs)
+                foreach (var batch in o.Batches)
+                    foreach (var ckpt in o.Checkpointing)
+                        foreach (var mode in o.Modes)
+                        {
+                            if (mode == "reference" && ckpt) continue; // the reference is the plain step: no checkpointing
+                            training.Add(RunChild<TrainResult>("suite-train", JsonSerializer.Serialize(new TrainCase(shape, config.NumHiddenLayers, mode, seq, batch, ckpt, o.Steps)), dir));
+                        }
+            if (o.NoFastPathsRow && o.Modes.Contains("lora"))
+                training.Add(RunChild<TrainResult>("suite-train", JsonSerializer.Serialize(new TrainCase(shape, config.NumHiddenLayers, "lora", o.Seqs[0], o.Batches[^1], false, o.Steps, FastPaths: false)), dir));
+        }
+        var loss = new List<LossMemoryResult>();
+        foreach (var kind in new[] { "full", "chunked" })
+            loss.Add(RunChild<LossMemoryResult>("suite-loss", kind, "151936", $"{o.LossSeq}", "896"));
+        var kernels = o.Kernels ? SideMeasurements.Kernels(o.Quick) : new List<KernelResult>();
+        var soak = o.SoakSteps > 0 ? RunChild<SoakResult>("suite-soak", $"{o.SoakSteps}") : null;
+        var equality = SideMeasurements.Equality(o.Quick ? 10 : 50, 2, o.Quick ? 64 : 128);
+        Log($"equality: fast {equality.FinalLossFast:F6} vs plain {equality.FinalLossPlain:F6}");
+        var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, memcpy, training, loss, kernels, soak, equality,
+            Targets(training, loss, soak, equality, gflops));
+        var json = Path.Combine(o.OutDir, "suite.json");
+        File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine(SuiteMarkdown.Render(report));
+        Console.WriteLine($"JSON: {json}  ({sw.Elapsed.TotalMinutes:F1} min)");
+        return 0;
+    }
+
+    static void Log(string s) => Console.Error.WriteLine(s);
+
+    static T RunChild<T>(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal)) psi.ArgumentList.Add(typeof(SuiteRunner).Assembly.Location);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // Freed blocks go back to the OS at once, so VmHWM is the true peak of live memory (glibc keeps them otherwise).
+        psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
+        using var p = Process.Start(psi)!;
+        var lines = p.StandardOutput.ReadToEnd().Trim().Split('\n');
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', args)} failed (exit {p.ExitCode}): {lines[^1]}");
+        var r = JsonSerializer.Deserialize<T>(lines[^1])!;
+        Log($"{args[0]} {(r is TrainResult t ? t.Case.Label + $": {t.TokensPerSecond:F0} tok/s, peak {t.PeakMiB:F0} MiB" : lines[^1])}");
+        return r;
+    }
+
+    static List<TargetCheck> Targets(List<TrainResult> t, List<LossMemoryResult> loss, SoakResult? soak, EqualityResult? eq, double gflops)
+    {
+        var checks = new List<TargetCheck>();
+        TrainResult? Find(string shape, string mode, int seq, int batch, bool ckpt) =>
+            t.FirstOrDefault(r => r.Case.Shape == shape && r.Case.Mode == mode && r.Case.Seq == seq && r.Case.Batch == batch && r.Case.Checkpointing == ckpt && r.Case.FastPaths);
+        // The LoRA target is stated for SmolLM-135M, seq 512, micro-batch 4; other runs use the largest such row present.
+        var smolRows = t.Where(r => r.Case.Shape == "smollm-135m" && r.Case.Mode == "reference").OrderByDescending(r => r.Case.Seq == 512).ThenByDescending(r => r.Case.Batch).ToList();
+        if (smolRows.FirstOrDefault() is { } reference)
+        {
+            var c = reference.Case;
+            foreach (var ckpt in new[] { false, true })
+                if (Find(c.Shape, "lora", c.Seq, c.Batch, ckpt) is { } lora)
+                {
+                    string where = $"SmolLM-135M seq {c.Seq} mb {c.Batch}, checkpointing {(ckpt ? "on" : "off")}";
+                    checks.Add(new($"LoRA MFU >= 40% ({where})", $"{lora.Mfu(gflops):P1}", lora.Mfu(gflops) >= 0.40));
+                    double speed = lora.TokensPerSecond / reference.TokensPerSecond, mem = lora.PeakMiB / reference.PeakMiB;
+                    checks.Add(new($"LoRA >= 1.5x reference tokens/s at <= 0.6x its peak ({where})", string.Create(Inv, $"{speed:F2}x tokens/s, {mem:F2}x peak"), speed >= 1.5 && mem <= 0.6));
+                }
+        }
+        foreach (var seqBatch in t.Where(r => r.Case.Shape == "qwen2.5-0.5b" && r.Case.Mode == "qlora" && !r.Case.Checkpointing))
+            if (Find("qwen2.5-0.5b", "lora", seqBatch.Case.Seq, seqBatch.Case.Batch, false) is { } lora)
+            {
+                double step = seqBatch.StepSeconds / lora.StepSeconds, peak = seqBatch.PeakMiB / lora.PeakMiB;
+                checks.Add(new($"QLoRA step <= 1.15x LoRA, peak <= 0.5x (Qwen2.5-0.5B seq {seqBatch.Case.Seq} mb {seqBatch.Case.Batch})",
+                    string.Create(Inv, $"{step:F2}x step, {peak:F2}x peak"), step <= 1.15 && peak <= 0.5));
+            }
+        if (loss.Count == 2)
+        {
+            double r = loss[1].StepPeakAboveResidentMiB / loss[0].StepPeakAboveResidentMiB;
+            checks.Add(new($"chunked loss step memory <= 0.25x full logits (vocab {loss[0].Vocab}, seq {loss[0].Seq})",
+                string.Create(Inv, $"{loss[1].StepPeakAboveResidentMiB:F0} vs {loss[0].StepPeakAboveResidentMiB:F0} MiB = {r:F2}x"), r <= 0.25));
+        }
+        foreach (var off in t.Where(r => r.Case.Checkpointing is false && r.Case.Mode == "lora" && r.Case.FastPaths))
+            if (Find(off.Case.Shape, "lora", off.Case.Seq, off.Case.Batch, true) is { } on)
+            {
+                double mem = off.StepPeakAboveResidentMiB / on.StepPeakAboveResidentMiB, time = on.StepSeconds / off.StepSeconds - 1;
+                checks.Add(new($"checkpointing >= 3x less activation memory at <= 30% extra time ({off.Case.Shape} LoRA seq {off.Case.Seq} mb {off.Case.Batch})",
+                    string.Create(Inv, $"{mem:F1}x less, {time:P0} extra"), mem >= 3 && time <= 0.30));
+            }
+        if (soak is not null)
+            checks.Add(new($"memory flat over {soak.Steps} steps (< 1% peak growth after step 100)", string.Create(Inv, $"{soak.GrowthPercent:F2}%, fds {soak.FdsAtStep100} -> {soak.FdsAtEnd}"), soak.GrowthPercent < 1));
+        if (eq is not null)
+            checks.Add(new($"same final loss with and without fast paths ({eq.Steps} steps, within 1e-3 relative)", string.Create(Inv, $"{eq.RelativeDifference:E1}"), eq.RelativeDifference <= 1e-3));
+        return checks;
+    }
+}

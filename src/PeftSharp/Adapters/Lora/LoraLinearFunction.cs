@@ -1,0 +1,72 @@
+using PeftSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Linear = PeftSharp.Nn.Linear;
+
+namespace PeftSharp.Adapters.Lora;
+
+/// <summary>
+/// A LoRA Linear as one autograd function: y = x Wᵀ + b + s·(x Aᵀ)Bᵀ in x's dtype (bf16 training runs the adapter
+/// path in bf16, as PEFT under autocast does; the fp32 parameters get fp32 gradients). Compared with the plain
+/// composition it keeps only x (which the caller keeps anyway) and the [tokens, r] product x Aᵀ, adds the adapter
+/// into the base output in place with the scaling folded into the matmul, and never materialises an fp32 copy of x
+/// or of the [tokens, out] adapter output. A quantized base is dequantized again in backward unless
+/// <see cref="FastPaths.KeepDequantizedWeight"/> asks to keep the forward's copy.
+/// </summary>
+public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinearFunction>
+{
+    public override string Name => nameof(LoraLinearFunction);
+
+    /// <summary>Arguments: x, A [r, in], B [out, r], bias or null, host Linear, scaling.</summary>
+    public static Tensor Apply(Tensor x, Tensor a, Tensor b, Tensor? bias, Linear host, double scaling) =>
+        apply(x, a, b, bias!, host, scaling);
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var a = (Tensor)vars[1];
+        var b = (Tensor)vars[2];
+        var bias = vars[3] as Tensor;
+        var host = (Linear)vars[4];
+        double scaling = (double)vars[5];
+        using var scope = NewDisposeScope();
+        var y = host.BaseOutputNoGrad(x, FastPaths.KeepDequantizedWeight, out var kept);
+        var x2 = x.reshape(-1, x.shape[^1]);
+        var xa = x2.matmul(a.to(x.dtype).t());
+        y.view(-1, y.shape[^1]).addmm_(xa, b.to(x.dtype).t(), beta: 1, alpha: (float)scaling);
+        var saved = new List<Tensor> { x2.detach(), xa.detach(), a.detach(), b.detach() };
+        if (kept is not null) saved.Add(kept.detach());
+        // Saved tensors must outlive this scope (a disposed handle comes back from the context as null).
+        foreach (var t in saved) t.MoveToOuterDisposeScope();
+        ctx.save_for_backward(saved);
+        ctx.save_data("host", host);
+        ctx.save_data("scaling", scaling);
+        ctx.save_data("needs", (x.requires_grad, a.requires_grad, b.requires_grad, bias is not null && bias.requires_grad));
+        ctx.save_data("inShape", x.shape);
+        ctx.save_data("dtypes", (x.dtype, a.dtype, b.dtype));
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
+    {
+        var saved = ctx.get_saved_variables();
+        var (x2, xa, a, b) = (saved[0], saved[1], saved[2], saved[3]);
+        var host = (Linear)ctx.get_data("host");
+        double s = (double)ctx.get_data("scaling");
+        var (needX, needA, needB, needBias) = ((bool, bool, bool, bool))ctx.get_data("needs");
+        var (xType, aType, bType) = ((ScalarType, ScalarType, ScalarType))ctx.get_data("dtypes");
+        var g = grad.to(xType).reshape(-1, grad.shape[^1]);
+        var bc = b.to(xType);
+        var gb = g.matmul(bc); // [tokens, r]: dL/d(x Aᵀ) before the scaling
+        Tensor? dx = null, da = null, db = null, dbias = null;
+        if (needX)
+        {
+            dx = saved.Count > 4 ? g.matmul(saved[4]) : host.BaseInputGradient(g);
+            dx = dx.addmm_(gb, a.to(xType), beta: 1, alpha: (float)s).view((long[])ctx.get_data("inShape"));
+        }
+        if (needA) da = gb.t().matmul(x2).mul_(s).to(aType);
+        if (needB) db = g.t().matmul(xa).mul_(s).to(bType);
+        if (needBias) dbias = g.sum(new long[] { 0 });
+        return new List<Tensor> { dx!, da!, db!, dbias!, null!, null! };
+    }
+}
