@@ -58,6 +58,10 @@ public static class LayerProfile
         Row("sdpa causal", h => nn.functional.scaled_dot_product_attention(h, h, h, null, 0.0, true), q);
         var causalMask = ones(seq, seq, ScalarType.Bool).tril();
         var additive = zeros(seq, seq, ScalarType.BFloat16).masked_fill(causalMask.logical_not(), double.NegativeInfinity);
+        var kvq = q.narrow(1, 0, c.NumKeyValueHeads).contiguous();
+        Row("blockwise attention (GQA, causal)", h => PeftSharp.Nn.Fused.BlockwiseAttentionFunction.Apply(h, kvq, kvq, null), q);
+        Row("sdpa causal + repeat_interleave kv", h => nn.functional.scaled_dot_product_attention(h, kvq.repeat_interleave(c.NumAttentionHeads / c.NumKeyValueHeads, 1),
+            kvq.repeat_interleave(c.NumAttentionHeads / c.NumKeyValueHeads, 1), null, 0.0, true), q);
         Row("sdpa additive mask", h => nn.functional.scaled_dot_product_attention(h, h, h, additive, 0.0, false), q);
         Row("sdpa bool mask", h => nn.functional.scaled_dot_product_attention(h, h, h, causalMask, 0.0, false), q);
         Row("sdpa fp32 causal", h => nn.functional.scaled_dot_product_attention(h, h, h, null, 0.0, true).to(ScalarType.BFloat16), q.to(ScalarType.Float32));

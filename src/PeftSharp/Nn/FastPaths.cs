@@ -21,6 +21,9 @@ public static class FastPaths
     /// <summary>Rotary embedding whose backward is the inverse rotation (nothing kept but cos/sin).</summary>
     public static bool FusedRotary { get; set; } = DefaultOn;
 
+    /// <summary>Attention over whole sequences (no KV cache) through <see cref="Fused.BlockwiseAttentionFunction"/> instead of SDPA.</summary>
+    public static bool BlockwiseAttention { get; set; } = DefaultOn;
+
     /// <summary>
     /// Keep a quantized base weight's dequantized copy from forward until backward (faster, but costs 16 bits per
     /// parameter of each layer between its forward and backward) instead of dequantizing it again. Off by default.
@@ -30,9 +33,9 @@ public static class FastPaths
     /// <summary>Sets every switch; returns a handle that restores the previous values when disposed.</summary>
     public static IDisposable All(bool on)
     {
-        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary);
-        FusedLora = FusedRmsNorm = FusedSwiGlu = FusedRotary = on;
-        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary) = saved);
+        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention);
+        FusedLora = FusedRmsNorm = FusedSwiGlu = FusedRotary = BlockwiseAttention = on;
+        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention) = saved);
     }
 
     sealed class Restore(Action undo) : IDisposable

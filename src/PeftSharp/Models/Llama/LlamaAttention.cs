@@ -1,4 +1,5 @@
 using PeftSharp.Nn;
+using PeftSharp.Nn.Fused;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,6 +38,13 @@ public sealed class LlamaAttention : nn.Module
         var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is null && t > 1 && FastPaths.BlockwiseAttention)
+        {
+            // Whole sequences (training, its checkpointed recomputation, scoring): our blockwise attention, faster than
+            // SDPA's CPU kernel and with K/V never repeated per head. Decoding with a KV cache keeps SDPA.
+            var blockwise = BlockwiseAttentionFunction.Apply(q, k, v, mask);
+            return o_proj.forward(blockwise.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
+        }
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
         if (kvHeads != heads)
         {
