@@ -61,6 +61,7 @@ switch (argv.FirstOrDefault())
             SoakSteps = int.Parse(Opt("--soak", $"{o.SoakSteps}"), System.Globalization.CultureInfo.InvariantCulture),
             LossSeq = int.Parse(Opt("--loss-seq", $"{o.LossSeq}"), System.Globalization.CultureInfo.InvariantCulture),
             Kernels = !argv.Contains("--no-kernels"),
+            SideMeasurements = !argv.Contains("--training-only"),
         };
         return PeftSharp.Bench.Suite.SuiteRunner.Run(o);
     }

@@ -19,6 +19,8 @@ public sealed record SuiteOptions
     public int SoakSteps { get; init; } = 2000;
     public int LossSeq { get; init; } = 2048;
     public bool Kernels { get; init; } = true;
+    /// <summary>False: the training matrix only (no loss-step, kernel, soak or equality runs).</summary>
+    public bool SideMeasurements { get; init; } = true;
     public bool NoFastPathsRow { get; init; } = true;
     public string OutDir { get; init; } = "bench/out";
 
@@ -66,12 +68,13 @@ public static class SuiteRunner
                 training.Add(RunChild<TrainResult>("suite-train", JsonSerializer.Serialize(new TrainCase(shape, config.NumHiddenLayers, "lora", o.Seqs[0], o.Batches[^1], false, o.Steps, FastPaths: false)), dir));
         }
         var loss = new List<LossMemoryResult>();
-        foreach (var kind in new[] { "full", "chunked" })
-            loss.Add(RunChild<LossMemoryResult>("suite-loss", kind, "151936", $"{o.LossSeq}", "896"));
-        var kernels = o.Kernels ? SideMeasurements.Kernels(o.Quick) : new List<KernelResult>();
-        var soak = o.SoakSteps > 0 ? RunChild<SoakResult>("suite-soak", $"{o.SoakSteps}") : null;
-        var equality = SideMeasurements.Equality(o.Quick ? 10 : 50, 2, o.Quick ? 64 : 128);
-        Log($"equality: fast {equality.FinalLossFast:F6} vs plain {equality.FinalLossPlain:F6}");
+        if (o.SideMeasurements)
+            foreach (var kind in new[] { "full", "chunked" })
+                loss.Add(RunChild<LossMemoryResult>("suite-loss", kind, "151936", $"{o.LossSeq}", "896"));
+        var kernels = o.Kernels && o.SideMeasurements ? SideMeasurements.Kernels(o.Quick) : new List<KernelResult>();
+        var soak = o.SoakSteps > 0 && o.SideMeasurements ? RunChild<SoakResult>("suite-soak", $"{o.SoakSteps}") : null;
+        var equality = o.SideMeasurements ? SideMeasurements.Equality(o.Quick ? 10 : 50, 2, o.Quick ? 64 : 128) : null;
+        if (equality is not null) Log($"equality: fast {equality.FinalLossFast:F6} vs plain {equality.FinalLossPlain:F6}");
         var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, memcpy, training, loss, kernels, soak, equality,
             Targets(training, loss, soak, equality, gflops, o.Quick));
         var json = Path.Combine(o.OutDir, "suite.json");
