@@ -15,7 +15,7 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
 
     /// <summary>y = block(x, constants) with activations recomputed in backward. Constants get no gradient.</summary>
     public static Tensor Apply(Func<Tensor, IReadOnlyList<Tensor>, Tensor> block, Tensor x, params Tensor[] constants) =>
-        apply(new object[] { x, block }.Concat(constants.Cast<object>()).ToArray());
+        Fused.AutogradHandoff.Applied(apply(new object[] { x, block }.Concat(constants.Cast<object>()).ToArray()));
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -24,13 +24,20 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         var constants = vars.Skip(2).Cast<Tensor>().ToList();
         ctx.save_data("block", block);
         ctx.save_data("constants", constants.Count);
-        ctx.save_for_backward(new List<Tensor> { x.detach(), get_rng_state() }.Concat(constants).ToList());
-        using var _ = no_grad();
-        return block(x, constants);
+        using var rng = get_rng_state(); // before the block draws (dropout), so the recomputation draws the same
+        Tensor output;
+        using (no_grad()) output = block(x, constants);
+        // Saved after the block: the functions it applies release the handoff's pending wrappers when they return.
+        Fused.AutogradHandoff.Save(ctx, new[] { x, rng }.Concat(constants).ToArray());
+        return Fused.AutogradHandoff.Output(output);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
+        if (Fused.AutogradHandoff.NoGradient(grad)) return Fused.AutogradHandoff.Return(grad, new Tensor?[2 + (int)ctx.get_data("constants")]);
+        // Everything this backward creates (the unpacked inputs, the recomputed block's output and wrappers) is
+        // released when it returns, so a recomputed layer's activations never outlive its backward.
+        using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var block = (Func<Tensor, IReadOnlyList<Tensor>, Tensor>)ctx.get_data("block");
         int constants = (int)ctx.get_data("constants");
@@ -43,8 +50,8 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
             y.backward(new[] { grad });
         }
         set_rng_state(rng);
-        var grads = new List<Tensor> { x.grad ?? zeros_like(x), null! };
-        for (int i = 0; i < constants; i++) grads.Add(null!);
-        return grads;
+        var grads = new Tensor?[2 + constants];
+        grads[0] = x.grad ?? zeros_like(x);
+        return Fused.AutogradHandoff.Return(grad, grads);
     }
 }

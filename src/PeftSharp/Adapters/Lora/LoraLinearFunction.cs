@@ -1,4 +1,5 @@
 using PeftSharp.Nn;
+using PeftSharp.Nn.Fused;
 using TorchSharp;
 using static TorchSharp.torch;
 using Linear = PeftSharp.Nn.Linear;
@@ -19,7 +20,7 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
 
     /// <summary>Arguments: x, A [r, in], B [out, r], bias or null, host Linear, scaling.</summary>
     public static Tensor Apply(Tensor x, Tensor a, Tensor b, Tensor? bias, Linear host, double scaling) =>
-        apply(x, a, b, bias!, host, scaling);
+        AutogradHandoff.Applied(apply(x, a, b, bias!, host, scaling));
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -34,21 +35,19 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         var x2 = x.reshape(-1, x.shape[^1]);
         var xa = x2.matmul(a.to(x.dtype).t());
         y.view(-1, y.shape[^1]).addmm_(xa, b.to(x.dtype).t(), beta: 1, alpha: (float)scaling);
-        var saved = new List<Tensor> { x2.detach(), xa.detach(), a.detach(), b.detach() };
-        if (kept is not null) saved.Add(kept.detach());
-        // Saved tensors must outlive this scope (a disposed handle comes back from the context as null).
-        foreach (var t in saved) t.MoveToOuterDisposeScope();
-        ctx.save_for_backward(saved);
+        AutogradHandoff.Save(ctx, kept is null ? new[] { x2, xa, a, b } : new[] { x2, xa, a, b, kept });
         ctx.save_data("host", host);
         ctx.save_data("scaling", scaling);
         ctx.save_data("needs", (x.requires_grad, a.requires_grad, b.requires_grad, bias is not null && bias.requires_grad));
         ctx.save_data("inShape", x.shape);
         ctx.save_data("dtypes", (x.dtype, a.dtype, b.dtype));
-        return y.MoveToOuterDisposeScope();
+        return AutogradHandoff.Output(y.MoveToOuterDisposeScope());
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
+        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null, null, null);
+        using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var (x2, xa, a, b) = (saved[0], saved[1], saved[2], saved[3]);
         var host = (Linear)ctx.get_data("host");
@@ -67,6 +66,6 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         if (needA) da = gb.t().matmul(x2).mul_(s).to(aType);
         if (needB) db = g.t().matmul(xa).mul_(s).to(bType);
         if (needBias) dbias = g.sum(new long[] { 0 });
-        return new List<Tensor> { dx!, da!, db!, dbias!, null!, null! };
+        return AutogradHandoff.Return(grad, dx, da, db, dbias, null, null);
     }
 }

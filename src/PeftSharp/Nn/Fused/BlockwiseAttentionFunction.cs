@@ -26,7 +26,7 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
             throw new PeftSharpException($"blockwise attention needs H a multiple of KV and equal lengths: q {Shape(q)}, k {Shape(k)}, v {Shape(v)}");
         if (mask is not null && (mask.dtype != ScalarType.Bool || mask.dim() != 4 || mask.shape[2] != q.shape[2] || mask.shape[3] != q.shape[2]))
             throw new PeftSharpException($"blockwise attention takes a boolean [B, 1, T, T] mask, got {mask.dtype} {Shape(mask)}");
-        return apply(q, k, v, mask!);
+        return AutogradHandoff.Applied(apply(q, k, v, mask!));
     }
 
     static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
@@ -63,15 +63,14 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
             var p = BlockScores(Rows(qg, c0, n), k.narrow(2, 0, c1), mask, c0, n, g).softmax(-1);
             output.narrow(3, c0, n).copy_(p.matmul(v.narrow(2, 0, c1)).view(b, kv, g, n, d));
         }
-        var saved = new List<Tensor> { qg.detach(), k.detach(), v.detach() };
-        if (mask is not null) saved.Add(mask.detach());
-        foreach (var x in saved) x.MoveToOuterDisposeScope(); // saved tensors must outlive this scope
-        ctx.save_for_backward(saved);
-        return output.view(b, h, t, d).MoveToOuterDisposeScope();
+        AutogradHandoff.Save(ctx, mask is null ? new[] { qg, k, v } : new[] { qg, k, v, mask });
+        return AutogradHandoff.Output(output.view(b, h, t, d).MoveToOuterDisposeScope());
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
+        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null);
+        using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var (qg, k, v) = (saved[0], saved[1], saved[2]);
         var mask = saved.Count > 3 ? saved[3] : null;
@@ -103,6 +102,6 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
             dk.narrow(2, 0, c1).add_(ds.transpose(-1, -2).matmul(qc));
         }
         double scale = 1.0 / Math.Sqrt(d);
-        return new List<Tensor> { dq.mul_(scale).view(b, kv * g, t, d), dk.to(k.dtype), dv.to(v.dtype), null! };
+        return AutogradHandoff.Return(grad, dq.mul_(scale).view(b, kv * g, t, d), dk.to(k.dtype), dv.to(v.dtype), null);
     }
 }

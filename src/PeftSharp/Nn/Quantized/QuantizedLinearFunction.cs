@@ -1,3 +1,4 @@
+using PeftSharp.Nn.Fused;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,21 +23,24 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         ctx.save_data("weight", weight);
         ctx.save_data("dtype", x.dtype);
         ctx.save_data("hasBias", bias is not null && bias.requires_grad);
+        ctx.set_materialize_grads(false);
         using var scope = NewDisposeScope();
         var y = weight.Matmul(x);
         if (bias is not null) y = y + bias.to(y.dtype);
-        return y.MoveToOuterDisposeScope();
+        return AutogradHandoff.Output(y.MoveToOuterDisposeScope());
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
+        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null);
+        using var scope = NewDisposeScope();
         var weight = (IQuantizedWeight)ctx.get_data("weight");
         var dtype = (ScalarType)ctx.get_data("dtype");
-        using var w = weight.Dequantize(grad.dtype);
+        var w = weight.Dequantize(grad.dtype);
         var dx = grad.matmul(w).to(dtype);
         Tensor? db = (bool)ctx.get_data("hasBias") ? grad.reshape(-1, grad.shape[^1]).sum(new long[] { 0 }) : null;
-        return new List<Tensor> { dx, db!, null! };
+        return AutogradHandoff.Return(grad, dx, db, null);
     }
 
-    public static Tensor Apply(Tensor x, Tensor? bias, IQuantizedWeight weight) => apply(x, bias!, weight);
+    public static Tensor Apply(Tensor x, Tensor? bias, IQuantizedWeight weight) => AutogradHandoff.Applied(apply(x, bias!, weight));
 }
