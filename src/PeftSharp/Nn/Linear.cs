@@ -90,9 +90,7 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     /// <summary>dL/dx of the base function for output gradient <paramref name="grad"/>: grad · W (W dequantized again if quantized).</summary>
     public Tensor BaseInputGradient(Tensor grad)
     {
-        if (Quantized is not { } q) return grad.matmul(weight.to(grad.dtype));
-        using var w = q.Dequantize(grad.dtype);
-        return grad.matmul(w);
+        return Quantized is { } q ? q.InputGradient(grad) : grad.matmul(weight.to(grad.dtype));
     }
 
     public override Tensor forward(Tensor x)

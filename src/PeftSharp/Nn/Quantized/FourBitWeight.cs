@@ -37,8 +37,36 @@ public sealed class FourBitWeight : IQuantizedWeight
     public Tensor Matmul(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var w = Dequantize(ComputeDType);
+        // Autograd may keep the weight it multiplies by: a scratch buffer would be overwritten under it.
+        var w = is_grad_enabled() && x.requires_grad ? Dequantize(ComputeDType) : DequantizeToScratch(ComputeDType);
         return nn.functional.linear(x.to(ComputeDType), w).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    public Tensor InputGradient(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        return grad.to(ComputeDType).matmul(DequantizeToScratch(ComputeDType)).to(grad.dtype).MoveToOuterDisposeScope();
+    }
+
+    [ThreadStatic] static Tensor? scratch;
+
+    /// <summary>
+    /// The dense weight in a per-thread buffer reused by every layer: dequantizing a layer then costs no allocation
+    /// (a fresh multi-MB tensor per matmul means page faults and zero-filling on every call). Valid until the next
+    /// call on this thread; only for products computed at once and not recorded by autograd.
+    /// </summary>
+    Tensor DequantizeToScratch(ScalarType dtype)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return Dequantize(dtype);
+        long n = State.NumElements;
+        if (scratch is null || scratch.dtype != dtype || scratch.numel() < n)
+        {
+            scratch?.Dispose();
+            scratch = empty(n, dtype).DetachFromDisposeScope();
+        }
+        var view = scratch.narrow(0, 0, n).view(State.Shape);
+        State.DequantizeInto(view);
+        return view;
     }
 
     public IReadOnlyDictionary<string, Tensor> CheckpointTensors() => State.ToBnbTensors();
@@ -81,6 +109,12 @@ public sealed class EightBitWeight : IQuantizedWeight
     }
 
     public Tensor Matmul(Tensor x) => Int8Quantizer.Int8Matmul(x, Weight, Threshold);
+
+    public Tensor InputGradient(Tensor grad)
+    {
+        using var w = Dequantize(grad.dtype);
+        return grad.matmul(w);
+    }
 
     public IReadOnlyDictionary<string, Tensor> CheckpointTensors() => Weight.ToBnbTensors();
 

@@ -21,6 +21,9 @@ public interface IQuantizedWeight : IDisposable
     /// <summary>x W^T for x [..., in], computed the format's way (int8 uses the LLM.int8 outlier split). No bias.</summary>
     Tensor Matmul(Tensor x);
 
+    /// <summary>grad W for grad [..., out]: the input gradient of x Wᵀ, the weight dequantized again (never kept).</summary>
+    Tensor InputGradient(Tensor grad);
+
     /// <summary>The tensors bitsandbytes writes for this weight, keyed relative to the Linear (e.g. "weight", "weight.absmax").</summary>
     IReadOnlyDictionary<string, Tensor> CheckpointTensors();
 

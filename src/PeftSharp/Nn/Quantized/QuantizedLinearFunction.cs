@@ -36,8 +36,7 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         using var scope = NewDisposeScope();
         var weight = (IQuantizedWeight)ctx.get_data("weight");
         var dtype = (ScalarType)ctx.get_data("dtype");
-        var w = weight.Dequantize(grad.dtype);
-        var dx = grad.matmul(w).to(dtype);
+        var dx = weight.InputGradient(grad).to(dtype);
         Tensor? db = (bool)ctx.get_data("hasBias") ? grad.reshape(-1, grad.shape[^1]).sum(new long[] { 0 }) : null;
         return AutogradHandoff.Return(grad, dx, db, null);
     }
