@@ -7,6 +7,14 @@ namespace PeftSharp.Bench;
 /// <summary>The model shapes the benchmarks use, and the setup step that writes random checkpoints of them.</summary>
 public static class BenchModels
 {
+    /// <summary>SmolLM-135M's shape (tied head) with <paramref name="layers"/> layers (30 in the real model).</summary>
+    public static LlamaConfig SmolLm135M(int layers = 30) => new()
+    {
+        ModelType = "llama", VocabSize = 49152, HiddenSize = 576, IntermediateSize = 1536, NumHiddenLayers = layers,
+        NumAttentionHeads = 9, NumKeyValueHeads = 3, HeadDim = 64, MaxPositionEmbeddings = 8192, RmsNormEps = 1e-5,
+        RopeTheta = 10000, TieWordEmbeddings = true,
+    };
+
     /// <summary>Qwen2.5-0.5B's shape (494M parameters, tied head).</summary>
     public static LlamaConfig Qwen25_05B() => new()
     {

@@ -4,7 +4,9 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- load [--dir bench/out/qwen2.5-0.5b-random] [--repeats 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- kernels [--size 4096] [--runs 15] [--tokens 4096] [--matmul-runs 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
-//   dotnet run -c Release --project bench/PeftSharp.Bench -- train [--layers 30] [--seq 512] [--batch 1] [--steps 3] [--modes full,lora,qlora] [--loss full|chunked]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- suite [--quick] [--shapes smollm-135m,qwen2.5-0.5b] [--layers N] [--modes full,lora,qlora,reference]
+//        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-kernels] [--out bench/out]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -26,18 +28,6 @@ switch (argv.FirstOrDefault())
     case "linear":
         return LinearBenchmark.Run(int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
-    case "train":
-        return TrainBenchmark.Run(int.Parse(Opt("--layers", "30"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(Opt("--batch", "1"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(Opt("--steps", "3"), System.Globalization.CultureInfo.InvariantCulture),
-            Opt("--json", Path.Combine(root, "bench/out/train.json")),
-            Opt("--modes", string.Join(",", TrainBenchmark.Modes)).Split(','),
-            Opt("--loss", "full") == "chunked");
-    case "train-child":
-        return TrainBenchmark.Child(argv[1], argv[2] == "1", int.Parse(argv[3], System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(argv[4], System.Globalization.CultureInfo.InvariantCulture), int.Parse(argv[5], System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(argv[6], System.Globalization.CultureInfo.InvariantCulture), argv.Count > 7 && argv[7] == "1");
     case "rates":
         Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s");
         return 0;
@@ -78,6 +68,7 @@ switch (argv.FirstOrDefault())
         Console.Error.WriteLine("usage: PeftSharp.Bench load [--dir DIR] [--repeats N] [--json FILE]");
         Console.Error.WriteLine("       PeftSharp.Bench kernels [--size N] [--runs N] [--tokens N] [--matmul-runs N]");
         Console.Error.WriteLine("       PeftSharp.Bench linear [--tokens N] [--runs N]");
-        Console.Error.WriteLine("       PeftSharp.Bench train [--layers N] [--seq N] [--batch N] [--steps N]");
+        Console.Error.WriteLine("       PeftSharp.Bench suite [--quick] [--shapes A,B] [--modes full,lora,qlora,reference] [--seq N,M] [--batch N,M] [--ckpt off,on] [--steps N] [--training-only]");
+        Console.Error.WriteLine("       PeftSharp.Bench profile [--shape smollm|qwen] [--batch N] [--seq N]");
         return 2;
 }

@@ -12,7 +12,7 @@ public static class SuiteShapes
     {
         var c = name switch
         {
-            "smollm-135m" or "smollm" => TrainBenchmark.SmolLm135M(30),
+            "smollm-135m" or "smollm" => BenchModels.SmolLm135M(),
             "qwen2.5-0.5b" or "qwen" => BenchModels.Qwen25_05B(),
             _ => throw new ArgumentException($"unknown shape '{name}'; known: {string.Join(", ", Names)}"),
         };
