@@ -33,7 +33,7 @@ switch (argv.FirstOrDefault())
         return 0;
     case "profile":
         return PeftSharp.Bench.Suite.LayerProfile.Run(Opt("--shape", "smollm"), int.Parse(Opt("--batch", "4"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
+            int.Parse(Opt("--seq", "512"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture), fusedOnly: argv.Contains("--fused-only"));
     case "suite":
     {
         var outDir = Opt("--out", Path.Combine(root, "bench/out"));

@@ -1,3 +1,4 @@
+using PeftSharp.Nn.Fused;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,6 +20,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (FastPaths.FusedRmsNorm && is_grad_enabled() && (x.requires_grad || weight.requires_grad))
+            return RmsNormFunction.Apply(x, weight, Eps);
         using var scope = NewDisposeScope();
         // At least fp32: an fp64 model (gradient checks) must not be rounded to fp32 here.
         var x32 = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);

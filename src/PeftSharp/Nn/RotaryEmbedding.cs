@@ -1,3 +1,4 @@
+using PeftSharp.Nn.Fused;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Nn;
@@ -51,6 +52,7 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>x * cos + rotate_half(x) * sin, for x shaped [B, H, T, headDim].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (FastPaths.FusedRotary && x.requires_grad && is_grad_enabled()) return RotaryFunction.Apply(x, cos, sin);
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var x1 = x.narrow(-1, 0, half);

@@ -1,4 +1,5 @@
 using PeftSharp.Nn;
+using PeftSharp.Nn.Fused;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,6 +25,14 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        return down_proj.forward(Activation(gate_proj.forward(x), up_proj.forward(x))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>silu(gate)·up; the fused function when training (<see cref="FastPaths.FusedSwiGlu"/>).</summary>
+    public static Tensor Activation(Tensor gate, Tensor up)
+    {
+        if (FastPaths.FusedSwiGlu && is_grad_enabled() && (gate.requires_grad || up.requires_grad))
+            return SwiGluFunction.Apply(gate, up);
+        return nn.functional.silu(gate) * up;
     }
 }
