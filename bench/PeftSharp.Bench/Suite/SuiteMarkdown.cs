@@ -10,7 +10,7 @@ public static class SuiteMarkdown
     {
         var sb = new StringBuilder();
         void Line(FormattableString s) => sb.AppendLine(s.ToString(CultureInfo.InvariantCulture));
-        Line($"Machine: {r.Threads} torch threads; bf16 matmul {r.Bf16MatmulGflops:F0} GFLOP/s, memcpy {r.MemcpyGBps:F1} GB/s (measured in this run)");
+        Line($"Machine: {r.Threads} torch threads; bf16 matmul {r.Bf16MatmulGflops:F0} GFLOP/s, memcpy {r.MemcpyGBps:F1} GB/s (measured in this run, best of its start and end)");
         sb.AppendLine();
         sb.AppendLine("| shape | layers | mode | seq | mb | ckpt | step (s) | tokens/s | MFU | peak (MiB) | step working set (MiB) | trainable | loss |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
