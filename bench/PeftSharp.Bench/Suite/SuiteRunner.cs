@@ -26,7 +26,7 @@ public sealed record SuiteOptions
 
     public static SuiteOptions QuickDefaults(string outDir) => new()
     {
-        Quick = true, Layers = 2, Seqs = new[] { 64 }, Batches = new[] { 2 }, Steps = 2, SoakSteps = 300, LossSeq = 256, OutDir = outDir,
+        Quick = true, Layers = 2, Seqs = new[] { 64 }, Batches = new[] { 2 }, Steps = 2, SoakSteps = 120, LossSeq = 256, OutDir = outDir,
     };
 }
 
