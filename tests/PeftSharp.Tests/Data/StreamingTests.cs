@@ -4,6 +4,7 @@ using PeftSharp.Tokenization;
 
 namespace PeftSharp.Tests.Data;
 
+[Collection(GlobalRngCollection.Name)] // measures the process-wide managed heap: nothing may allocate beside it
 public class StreamingTests
 {
     [Fact]
