@@ -35,6 +35,9 @@ public static class TrainChild
 {
     public const int LoraRank = 16;
 
+    /// <summary>VmHWM before <see cref="ResetPeak"/> (model loading), so the reported peak covers the whole run.</summary>
+    static double initialPeak;
+
     public static int Run(string caseJson, string checkpointDir)
     {
         var tc = JsonSerializer.Deserialize<TrainCase>(caseJson)!;
@@ -83,8 +86,6 @@ public static class TrainChild
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
     }
-
-    static double initialPeak;
 
     static Tensor Loss(string mode, LlamaForCausalLM model, Tensor ids)
     {

@@ -88,10 +88,8 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>dL/dx of the base function for output gradient <paramref name="grad"/>: grad · W (W dequantized again if quantized).</summary>
-    public Tensor BaseInputGradient(Tensor grad)
-    {
-        return Quantized is { } q ? q.InputGradient(grad) : grad.matmul(weight.to(grad.dtype));
-    }
+    public Tensor BaseInputGradient(Tensor grad) =>
+        Quantized is { } q ? q.InputGradient(grad) : grad.matmul(weight.to(grad.dtype));
 
     public override Tensor forward(Tensor x)
     {

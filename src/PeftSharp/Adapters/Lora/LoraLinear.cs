@@ -104,7 +104,7 @@ public sealed class LoraLinear : ILinearAdapter
     {
         if (!FastPaths.FusedLora || magnitude is not null || (training && Dropout > 0) || !is_grad_enabled()) return null;
         if (host.weight.requires_grad || !(A.weight.requires_grad || B.weight.requires_grad)) return null;
-        if (!x.is_floating_point() || x.dtype != (host.Quantized is null ? host.weight.dtype : x.dtype)) return null;
+        if (!x.is_floating_point() || (host.Quantized is null && x.dtype != host.weight.dtype)) return null;
         return LoraLinearFunction.Apply(x, A.weight, B.weight, host.bias, host, Scaling);
     }
 

@@ -22,7 +22,11 @@ internal static class AutogradHandoff
     [ThreadStatic] static List<autograd.AutogradContext>? pendingContexts;
     [ThreadStatic] static List<Tensor>? pendingGrads;
 
-    /// <summary>In forward: saves detached copies of the tensors' handles for backward.</summary>
+    /// <summary>
+    /// In forward: saves detached copies of the tensors' handles for backward. Call it after any custom function the
+    /// forward applies itself (as ActivationCheckpoint does): that function's <see cref="Applied"/> releases every
+    /// pending wrapper on this thread, and a saved wrapper released before apply() commits it comes back as null.
+    /// </summary>
     public static void Save(autograd.AutogradContext ctx, params Tensor[] tensors)
     {
         ctx.set_materialize_grads(false);
