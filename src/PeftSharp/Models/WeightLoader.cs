@@ -66,10 +66,8 @@ public static class WeightLoader
                         $"weight '{key}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{string.Join(", ", target.shape)}]: config.json does not describe these weights");
                 if (quantizer is not null && linears.TryGetValue(key, out var lin) && quantizer.Quantizes(lin.Item1))
                 {
-                    // One dense layer at a time, read into a private buffer freed right after: reading through the mapping
-                    // would leave the dense pages resident (counted in this process's RSS) for as long as the file stays
-                    // mapped, which for a 4-bit model is the whole run.
-                    using var dense = source.Load(key);
+                    // Quantize straight from the checkpoint (mapped pages where possible): the dense layer is never materialised.
+                    using var dense = source is IMappedTensorSource src ? src.LoadMapped(key) : source.Load(key);
                     lin.Item2.SetQuantized(quantizer.Quantize(dense));
                 }
                 else if (mapped && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
