@@ -1,5 +1,4 @@
 using System.Globalization;
-using PeftSharp.Adapters.Lora;
 using PeftSharp.Peft;
 
 namespace PeftSharp.Cli.Commands;
@@ -12,9 +11,7 @@ internal static class AdapterSummary
         foreach (var (name, record) in peft.Adapters)
         {
             var c = record.Config;
-            var kind = c.UseDora ? "DoRA" : c.UseRslora ? "rsLoRA" : "LoRA";
-            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"adapter      {name} from {folder}: {kind}, r {c.R}, lora_alpha {c.LoraAlpha}, dropout {c.LoraDropout}, bias {c.Bias}"));
+            o.WriteLine($"adapter      {name} from {folder}: {c.Describe()}");
             var targets = record.Layers.GroupBy(l => l.ModulePath.Split('.')[^1])
                 .Select(g => $"{g.Key} x{g.Count()}").ToList();
             o.WriteLine($"  targets    {string.Join(", ", targets)}");

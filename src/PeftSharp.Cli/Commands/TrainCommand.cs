@@ -73,7 +73,7 @@ internal static class TrainCommand
             DType = c.DType,
             TokenizerPath = c.Tokenizer is null ? null : Locate(c.Tokenizer, configDir),
             Quantization = c.Quantization,
-            MemoryMapped = c.Lora is not null, // full fine-tuning writes every weight: give it private memory up front
+            MemoryMapped = c.Adapter is not null, // full fine-tuning writes every weight: give it private memory up front
         });
         var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
         var trainParts = new List<IReadOnlyList<TokenizedExample>>();
@@ -106,9 +106,9 @@ internal static class TrainCommand
             PadId = tokenizer.PadId ?? tokenizer.EosId ?? 0,
         };
         PeftModel? peft = null;
-        if (c.Lora is { } lora)
+        if (c.Adapter is { } method)
         {
-            peft = PeftModel.Create(lm.Model, lora with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
+            peft = PeftModel.Create(lm.Model, method.WithTokenizer(tokenizer) with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
             stdout.WriteLine(peft.TrainableReport());
         }
         bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;

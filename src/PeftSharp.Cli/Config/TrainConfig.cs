@@ -1,4 +1,4 @@
-using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters;
 using PeftSharp.Data;
 using PeftSharp.Nn.Quantized;
 using PeftSharp.Training;
@@ -11,7 +11,7 @@ public sealed record TrainConfig(
     string? Tokenizer,
     string DType,
     QuantizationConfig? Quantization,
-    LoraConfig? Lora,
+    AdapterConfig? Adapter,
     IReadOnlyList<DatasetConfig> Datasets,
     TrainerOptions Trainer,
     bool GroupByLength)
@@ -20,8 +20,8 @@ public sealed record TrainConfig(
     {
         var baseModel = c.String("base_model") ?? throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id)");
         var adapter = (c.String("adapter") ?? "lora").ToLowerInvariant();
-        if (adapter is not ("lora" or "qlora" or "none" or "full"))
-            throw c.Error("adapter", $"must be lora, qlora or none (full fine-tuning), found '{adapter}'");
+        if (adapter is not ("none" or "full") && !AdapterSections.Names.Contains(adapter))
+            throw c.Error("adapter", $"must be one of {string.Join(", ", AdapterSections.Names)}, or none / full (full fine-tuning), found '{adapter}'");
         var quant = new QuantizationConfig
         {
             LoadIn4Bit = c.Bool("load_in_4bit") ?? adapter == "qlora",
@@ -72,42 +72,11 @@ public sealed record TrainConfig(
             TensorBoard = c.Bool("tensorboard") ?? true,
             ResumeFromCheckpoint = c.String("resume_from_checkpoint"),
         }.Validate();
-        var lora = adapter is "none" or "full" ? null : ReadLora(c);
+        var method = adapter is "none" or "full" ? null : AdapterSections.Read(adapter, c);
         var config = new TrainConfig(baseModel, c.String("tokenizer"), c.String("dtype") ?? "auto",
-            quant.Enabled ? quant.Validate() : null, lora, datasets, trainer, c.Bool("group_by_length") ?? false);
+            quant.Enabled ? quant.Validate() : null, method, datasets, trainer, c.Bool("group_by_length") ?? false);
         c.EnsureAllRead();
         return config;
-    }
-
-    /// <summary>A `lora:` section with PEFT's names, or axolotl's flat lora_* keys.</summary>
-    static LoraConfig ReadLora(ConfigSection c)
-    {
-        var s = c.Section("lora");
-        int? flatR = c.Int("lora_r");
-        double? flatAlpha = c.Double("lora_alpha");
-        double? flatDropout = c.Double("lora_dropout");
-        var flatTargets = c.Strings("lora_target_modules");
-        bool? targetLinear = c.Bool("lora_target_linear");
-        IReadOnlyList<string>? targets = s?.Strings("target_modules") ?? flatTargets;
-        string? regex = null;
-        if (targetLinear == true || targets is null || targets is [LoraConfig.AllLinear]) (regex, targets) = (LoraConfig.AllLinear, null);
-        else if (targets is [var single] && single.IndexOfAny(new[] { '*', '(', '|', '\\', '[' }) >= 0) (regex, targets) = (single, null);
-        var cfg = new LoraConfig
-        {
-            R = s?.Int("r") ?? flatR ?? 8,
-            LoraAlpha = s?.Double("lora_alpha") ?? flatAlpha ?? 16,
-            LoraDropout = s?.Double("lora_dropout") ?? flatDropout ?? 0.05,
-            TargetModules = targets,
-            TargetRegex = regex,
-            ExcludeModules = s?.Strings("exclude_modules"),
-            UseDora = s?.Bool("use_dora") ?? c.Bool("lora_use_dora") ?? false,
-            UseRslora = s?.Bool("use_rslora") ?? false,
-            Bias = s?.String("bias") ?? "none",
-            ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
-            InitLoraWeights = s?.String("init_lora_weights") ?? "true",
-            LayersToTransform = s?.Strings("layers_to_transform")?.Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
-        };
-        return cfg.Validate(c.Source);
     }
 
     static DatasetConfig ReadDataset(ConfigSection d, int seqLen, bool packing, bool trainOnInputs, string? chatTemplate, double valSet, int seed)

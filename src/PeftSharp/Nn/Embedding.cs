@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace PeftSharp.Nn;
 
 /// <summary>Token embedding table with the checkpoint's parameter name (`weight`), uninitialised until loaded.</summary>
-public sealed class Embedding : nn.Module<Tensor, Tensor>
+public sealed class Embedding : nn.Module<Tensor, Tensor>, IAdapterHost
 {
     public int NumEmbeddings { get; }
     public int EmbeddingDim { get; }
@@ -21,6 +21,7 @@ public sealed class Embedding : nn.Module<Tensor, Tensor>
 
     /// <summary>Adapters attached to this layer, applied after the lookup in attach order.</summary>
     public AdapterSet<IEmbeddingAdapter> Adapters { get; } = new();
+    IAdapterSwitches IAdapterHost.Switches => Adapters;
 
     /// <summary>Rows of <paramref name="table"/> for the ids, shaped like ids + [dim].</summary>
     public static Tensor Lookup(Tensor table, Tensor ids)

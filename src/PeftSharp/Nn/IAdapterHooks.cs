@@ -34,8 +34,28 @@ public interface IEmbeddingAdapter
     void Detach(Embedding host);
 }
 
+/// <summary>An adapter whose behaviour differs between training and evaluation (dropout, training-only paths).</summary>
+public interface IHasTrainingMode
+{
+    bool Training { get; set; }
+}
+
+/// <summary>What a PEFT model switches on any module that carries adapters, whatever their type.</summary>
+public interface IAdapterSwitches
+{
+    bool Disabled { get; set; }
+    void SetActive(IEnumerable<string> names);
+    void MarkMerged(string name, bool isMerged);
+}
+
+/// <summary>A module that carries adapters: Linear, Embedding, and the model-level prompt and prefix slots.</summary>
+public interface IAdapterHost
+{
+    IAdapterSwitches Switches { get; }
+}
+
 /// <summary>Adapter bookkeeping shared by adaptable layers: attach order, which are active, which are merged.</summary>
-public sealed class AdapterSet<TAdapter> where TAdapter : class
+public sealed class AdapterSet<TAdapter> : IAdapterSwitches where TAdapter : class
 {
     readonly List<(string Name, TAdapter Adapter)> attached = new();
     readonly HashSet<string> merged = new();

@@ -15,6 +15,8 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions already stored (the same for every layer once a forward pass completes).</summary>
     public int Length { get; private set; }
     public int Capacity => capacity;
+    /// <summary>Leading positions the caller never passed (prompt tuning's virtual tokens): its masks cover the rest.</summary>
+    public int VirtualLength { get; set; }
 
     public KvCache(int numLayers, int capacity)
     {

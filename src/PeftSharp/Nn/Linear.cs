@@ -9,7 +9,7 @@ namespace PeftSharp.Nn;
 /// y = x W^T + b with checkpoint-named parameters (`weight`, `bias`). Parameters start uninitialised (empty):
 /// models are built to be loaded, and initialising billions of weights only to overwrite them costs seconds.
 /// </summary>
-public sealed class Linear : nn.Module<Tensor, Tensor>
+public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
 {
     public int InFeatures { get; }
     public int OutFeatures { get; }
@@ -38,6 +38,7 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     /// <summary>Adapters attached to this layer (LoRA, DoRA, ...), applied after the base in attach order.</summary>
     public AdapterSet<ILinearAdapter> Adapters { get; } = new();
+    IAdapterSwitches IAdapterHost.Switches => Adapters;
 
     /// <summary>The compact base weight when this layer is quantized (then <see cref="weight"/> is an empty placeholder).</summary>
     public IQuantizedWeight? Quantized { get; private set; }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PeftSharp.Adapters;
 using PeftSharp.Adapters.Lora;
 using static TorchSharp.torch;
 
@@ -27,7 +28,9 @@ public static class AdapterCombiner
             throw new ConfigurationException($"combination type '{combination}' is not supported: use cat or linear");
         var records = sources.Select(s => peft.Adapters.TryGetValue(s, out var r) ? r
             : throw new ConfigurationException($"no adapter named '{s}' (adapters: {string.Join(", ", peft.Adapters.Keys)})")).ToList();
-        if (records.Any(r => r.Config.UseDora))
+        if (records.FirstOrDefault(r => r.Config is not LoraConfig) is { } other)
+            throw new ConfigurationException($"only LoRA adapters can be combined; '{other.Name}' is {other.Config.PeftType}");
+        if (records.Any(r => ((LoraConfig)r.Config).UseDora))
             throw new ConfigurationException("DoRA adapters cannot be combined (their magnitude vectors do not add): merge them one at a time instead");
         var paths = records.SelectMany(r => r.Layers).Where(l => l.Adapter is LoraLinear or LoraEmbedding)
             .Select(l => l.ModulePath).Distinct().ToList();
@@ -35,7 +38,7 @@ public static class AdapterCombiner
         if (combination == "linear" && ranksByPath.Values.Any(rs => rs.Distinct().Count() > 1))
             throw new ConfigurationException("linear combination needs adapters of the same rank: use combination \"cat\"");
         var ranks = ranksByPath.ToDictionary(kv => kv.Key, kv => combination == "cat" ? kv.Value.Sum() : kv.Value[0]);
-        var first = records[0].Config;
+        var first = (LoraConfig)records[0].Config;
         var config = first with
         {
             TargetModules = paths,

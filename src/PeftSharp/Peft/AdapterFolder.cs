@@ -1,5 +1,5 @@
 using System.Text.Json;
-using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters;
 using PeftSharp.IO;
 using PeftSharp.IO.SafeTensors;
 using static TorchSharp.torch;
@@ -16,7 +16,14 @@ public static class AdapterFolder
     public const string WeightsFile = "adapter_model.safetensors";
 
     /// <summary>Writes the named adapters (default: all) into <paramref name="folder"/>.</summary>
-    public static void Save(PeftModel peft, string folder, string? baseModelNameOrPath = null, params string[] adapterNames)
+    public static void Save(PeftModel peft, string folder, string? baseModelNameOrPath = null, params string[] adapterNames) =>
+        Save(peft, folder, baseModelNameOrPath, forResume: false, adapterNames);
+
+    /// <summary>
+    /// As <see cref="Save(PeftModel, string, string?, string[])"/>; with <paramref name="forResume"/> (trainer checkpoints)
+    /// methods whose saved form drops training-only tensors (prefix tuning's projection) keep them too.
+    /// </summary>
+    public static void Save(PeftModel peft, string folder, string? baseModelNameOrPath, bool forResume, params string[] adapterNames)
     {
         var names = adapterNames.Length > 0 ? adapterNames : peft.Adapters.Keys.ToArray();
         foreach (var name in names)
@@ -25,16 +32,18 @@ public static class AdapterFolder
                 throw new ConfigurationException($"no adapter named '{name}' to save (adapters: {string.Join(", ", peft.Adapters.Keys)})");
             var dir = name == "default" ? folder : Path.Combine(folder, name);
             Directory.CreateDirectory(dir);
-            var config = record.Config with { BaseModelNameOrPath = baseModelNameOrPath ?? record.Config.BaseModelNameOrPath, InferenceMode = true };
-            var tensors = PeftKeys.AdapterTensors(peft, name).OrderBy(kv => kv.Key, StringComparer.Ordinal)
-                .Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach()));
+            var config = record.Config.ForSave(record) with { BaseModelNameOrPath = baseModelNameOrPath ?? record.Config.BaseModelNameOrPath, InferenceMode = true };
+            using var scope = NewDisposeScope();
+            var tensors = record.Config.SavedTensors(record, PeftKeys.AdapterTensors(peft, name), forResume)
+                .OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => KeyValuePair.Create(kv.Key, kv.Value.detach())).ToList();
             SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
             AtomicFile.WriteAllBytes(Path.Combine(dir, ConfigFile),
                 JsonSerializer.SerializeToUtf8Bytes(config.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
         }
     }
 
-    public static LoraConfig ReadConfig(string folder)
+    public static AdapterConfig ReadConfig(string folder)
     {
         var path = Path.Combine(folder, ConfigFile);
         if (!File.Exists(path))
@@ -45,7 +54,7 @@ public static class AdapterFolder
             throw new PeftSharpException($"{path} not found: an adapter folder needs adapter_config.json and adapter_model.safetensors ({hint})");
         }
         var ignored = new List<string>();
-        var config = LoraConfig.FromJson(JsonReading.FromFile(path), ignored);
+        var config = AdapterConfigReader.FromJson(JsonReading.FromFile(path), ignored);
         if (ignored.Count > 0) Diagnostics.Warn($"{path}: ignoring keys this version does not use: {string.Join(", ", ignored)}");
         return config;
     }
@@ -93,7 +102,8 @@ public static class AdapterFolder
         var path = Path.Combine(folder, WeightsFile);
         if (!File.Exists(path)) throw new PeftSharpException($"{path} not found: the adapter folder has a config but no weights");
         using var file = SafeTensorsFile.Open(path);
-        var expected = PeftKeys.AdapterTensors(peft, name);
+        var record = peft.Adapters[name];
+        var expected = record.Config.LoadTargets(record, PeftKeys.AdapterTensors(peft, name), file.Keys.ToList());
         var missing = expected.Keys.Where(k => !file.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
             throw new PeftSharpException(

@@ -1,3 +1,4 @@
+using PeftSharp.Adapters;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,6 @@ namespace PeftSharp.Peft;
 public static class PeftKeys
 {
     public const string Prefix = "base_model.model.";
-    static readonly string[] Slots = PeftModel.AdapterSlots;
 
     /// <summary>The PEFT key of an adapter parameter of <paramref name="adapter"/>, or null if the path is not one.</summary>
     public static string? ToPeft(string path, string adapter)
@@ -19,7 +19,7 @@ public static class PeftKeys
         var parts = path.Split('.');
         for (int i = 0; i + 1 < parts.Length; i++)
         {
-            if (!Slots.Contains(parts[i]) || parts[i + 1] != adapter) continue;
+            if (!AdapterSlotNames.All.Contains(parts[i]) || parts[i + 1] != adapter) continue;
             var host = string.Join('.', parts[..i]);
             var rest = parts[(i + 2)..];
             return parts[i] switch
@@ -27,7 +27,8 @@ public static class PeftKeys
                 "modules_to_save" => Prefix + host + "." + string.Join('.', rest),
                 "lora_magnitude_vector" => Prefix + host + ".lora_magnitude_vector",
                 "lora_embedding_A" or "lora_embedding_B" => Prefix + host + "." + parts[i],
-                _ => Prefix + host + "." + parts[i] + "." + string.Join('.', rest),
+                // A bare parameter in its slot (AdaLoRA's lora_E, IA3's ia3_l) is saved without a suffix.
+                _ => Prefix + host + "." + parts[i] + (rest.Length == 0 ? "" : "." + string.Join('.', rest)),
             };
         }
         return null;

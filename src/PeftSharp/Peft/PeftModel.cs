@@ -26,7 +26,7 @@ public sealed class PeftModel
     PeftModel(nn.Module model) => Model = model;
 
     /// <summary>Freezes <paramref name="model"/> and injects one adapter, which becomes active (PEFT's get_peft_model).</summary>
-    public static PeftModel Create(nn.Module model, LoraConfig config, string adapterName = "default", long? seed = null)
+    public static PeftModel Create(nn.Module model, AdapterConfig config, string adapterName = "default", long? seed = null)
     {
         var peft = new PeftModel(model);
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
@@ -36,28 +36,34 @@ public sealed class PeftModel
     }
 
     /// <summary>Injects another adapter; it is inactive until <see cref="SetAdapter"/>.</summary>
-    public AdapterRecord AddAdapter(string name, LoraConfig config, long? seed = null)
+    public AdapterRecord AddAdapter(string name, AdapterConfig config, long? seed = null)
     {
         config.Validate($"adapter '{name}'");
         if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/'))
             throw new ConfigurationException($"adapter name '{name}' must be a plain name (no '.' or '/')");
         if (adapters.ContainsKey(name)) throw new ConfigurationException($"an adapter named '{name}' already exists: pick another name or delete it first");
-        var targets = TargetMatcher.Select(Model, config);
         using var generator = seed is { } s ? new Generator().manual_seed(s) : null;
         var record = new AdapterRecord(name, config);
-        foreach (var (path, module) in targets)
+        try
         {
-            int rank = TargetMatcher.Pattern(config.RankPattern, path, config.R);
-            double alpha = TargetMatcher.Pattern(config.AlphaPattern, path, config.LoraAlpha);
-            object adapter = module switch
-            {
-                Linear l => new LoraLinear(l, name, rank, alpha, config.UseRslora, config.LoraDropout, config.UseDora, config.InitLoraWeights, generator),
-                Embedding e when !config.UseDora => new LoraEmbedding(e, name, rank, alpha, config.UseRslora, config.InitLoraWeights, generator),
-                Embedding => throw new ConfigurationException($"DoRA on embedding layers is not supported ('{path}'): drop it from target_modules or set use_dora=false"),
-                _ => throw new ConfigurationException($"'{path}' cannot carry a LoRA adapter"),
-            };
-            record.Layers.Add(new AttachedAdapter(path, module, adapter));
+            config.Inject(record, Model, generator);
+            AddModulesToSave(record, config, name);
         }
+        catch
+        {
+            foreach (var l in record.Layers) l.Detach();
+            throw;
+        }
+        record.Training = config.CreateTraining(record);
+        adapters[name] = record;
+        ApplyBiasRule(config, record);
+        // New parameters start with requires_grad = true; only the active adapter trains (as PEFT's add_adapter).
+        UpdateTrainable();
+        return record;
+    }
+
+    void AddModulesToSave(AdapterRecord record, AdapterConfig config, string name)
+    {
         foreach (var target in config.ModulesToSave)
         {
             var matches = TargetMatcher.AdaptableModules(Model).Where(m => TargetMatcher.NameMatches(m.Name, new[] { target }, null)).ToList();
@@ -69,14 +75,9 @@ public sealed class PeftModel
                 record.Layers.Add(new AttachedAdapter(path, module, copy));
             }
         }
-        adapters[name] = record;
-        ApplyBiasRule(config, record);
-        // New parameters start with requires_grad = true; only the active adapter trains (as PEFT's add_adapter).
-        UpdateTrainable();
-        return record;
     }
 
-    void ApplyBiasRule(LoraConfig config, AdapterRecord record)
+    void ApplyBiasRule(AdapterConfig config, AdapterRecord record)
     {
         IEnumerable<Parameter> biases = config.Bias switch
         {
@@ -87,8 +88,6 @@ public sealed class PeftModel
         foreach (var b in biases) trainableBase.Add(b);
     }
 
-    internal static readonly string[] AdapterSlots = { "lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B", "modules_to_save" };
-
     /// <summary>True for parameter paths that belong to an adapter rather than the base model.</summary>
     public static bool IsAdapterPath(string path) => AdapterNameOf(path) is not null;
 
@@ -97,7 +96,7 @@ public sealed class PeftModel
     {
         var parts = path.Split('.');
         for (int i = 0; i + 1 < parts.Length; i++)
-            if (AdapterSlots.Contains(parts[i])) return parts[i + 1];
+            if (AdapterSlotNames.All.Contains(parts[i])) return parts[i + 1];
         return null;
     }
 
@@ -111,11 +110,7 @@ public sealed class PeftModel
         UpdateTrainable();
     }
 
-    static void SetActive(nn.Module host, IEnumerable<string> names)
-    {
-        if (host is Linear l) l.Adapters.SetActive(names);
-        else if (host is Embedding e) e.Adapters.SetActive(names);
-    }
+    static void SetActive(nn.Module host, IEnumerable<string> names) => (host as IAdapterHost)?.Switches.SetActive(names);
 
     void UpdateTrainable()
     {
@@ -152,6 +147,8 @@ public sealed class PeftModel
         {
             var record = Get(name);
             if (record.Merged) continue;
+            if (record.Layers.FirstOrDefault(l => !l.Mergeable) is { } fixedPart)
+                throw new ConfigurationException($"adapter '{name}' ({record.Config.PeftType}) cannot be merged into the base weights ('{fixedPart.ModulePath}' is not a weight update): use it unmerged");
             if (record.Layers.Any(l => l.Host is Linear { Quantized: not null }))
                 Diagnostics.Warn($"merging adapter '{name}' into quantized base weights: the merged weights are re-quantized, which rounds the adapter's change; merge into a dense (bf16/fp32) load of the base for an exact result");
             using (no_grad())
@@ -179,11 +176,7 @@ public sealed class PeftModel
         }
     }
 
-    static void MarkMerged(AttachedAdapter l, string name, bool merged)
-    {
-        if (l.Host is Linear lin) lin.Adapters.MarkMerged(name, merged);
-        else if (l.Host is Embedding e) e.Adapters.MarkMerged(name, merged);
-    }
+    static void MarkMerged(AttachedAdapter l, string name, bool merged) => (l.Host as IAdapterHost)?.Switches.MarkMerged(name, merged);
 
     /// <summary>Merges the active adapter, removes every adapter and returns the plain base model (PEFT's merge_and_unload).</summary>
     public nn.Module MergeAndUnload()
@@ -207,8 +200,7 @@ public sealed class PeftModel
 
     static void SetDisabled(nn.Module host, bool disabled)
     {
-        if (host is Linear l) l.Adapters.Disabled = disabled;
-        else if (host is Embedding e) e.Adapters.Disabled = disabled;
+        if (host is IAdapterHost h) h.Switches.Disabled = disabled;
     }
 
     sealed class Scope(Action onDispose) : IDisposable
@@ -222,6 +214,9 @@ public sealed class PeftModel
         Training = training;
         foreach (var l in adapters.Values.SelectMany(r => r.Layers)) l.SetTraining(training);
     }
+
+    /// <summary>The active adapter's training rules (AdaLoRA's allocator, SoRA's gate step), or null.</summary>
+    public IAdapterTraining? ActiveTraining => ActiveAdapter is { } a ? adapters[a].Training : null;
 
     public IEnumerable<Parameter> TrainableParameters() =>
         Model.named_parameters().Select(p => p.parameter).Where(p => p.requires_grad).Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>();

@@ -7,7 +7,8 @@ namespace PeftSharp.Training;
 /// <summary>One logged point: train metrics every logging step, eval metrics every eval step.</summary>
 public sealed record MetricPoint(int Step, double Epoch, string Split, double Loss, double? LearningRate = null,
     double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null,
-    [property: System.Text.Json.Serialization.JsonPropertyName("peak_memory_mib")] double? PeakMemoryMiB = null);
+    [property: System.Text.Json.Serialization.JsonPropertyName("peak_memory_mib")] double? PeakMemoryMiB = null,
+    IReadOnlyDictionary<string, double>? Method = null);
 
 /// <summary>
 /// Where training metrics go: metrics.jsonl (one JSON object per line, flushed as written), TensorBoard event files
@@ -53,6 +54,7 @@ public sealed class MetricsLog : IDisposable
         Scalar("grad_norm", p.GradNorm);
         Scalar("perplexity", p.Perplexity);
         Scalar("tokens_per_second", p.TokensPerSecond);
+        foreach (var (name, value) in p.Method ?? new Dictionary<string, double>()) Scalar(name, value);
     }
 
     public static string Format(MetricPoint p)
@@ -65,6 +67,7 @@ public sealed class MetricsLog : IDisposable
         if (p.GradNorm is { } g) b.Append(inv, $" grad_norm {g:F3}");
         if (p.TokensPerSecond is { } t) b.Append(inv, $" {t:F0} tok/s");
         if (p.PeakMemoryMiB is { } m) b.Append(inv, $" peak {m:F0} MiB");
+        foreach (var (name, value) in p.Method ?? new Dictionary<string, double>()) b.Append(inv, $" {name} {value:G4}");
         return b.ToString();
     }
 

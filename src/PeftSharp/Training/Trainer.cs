@@ -92,6 +92,7 @@ public sealed class Trainer
         using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard);
         foreach (var p in earlier) metrics.Log(p, toTensorBoard: false);
         model.model.GradientCheckpointing = o.GradientCheckpointing;
+        peft?.ActiveTraining?.Begin(totalSteps);
         SetTraining(true);
         log.WriteLine($"training {parameters.Sum(p => p.Item2.numel()):N0} parameters for {totalSteps} steps ({train.BatchesPerEpoch} micro-batches per epoch, accumulation {o.GradientAccumulationSteps}), optimizer {optimizer.TypeName}");
 
@@ -142,7 +143,7 @@ public sealed class Trainer
             {
                 var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "train", windowLoss / Math.Max(1, windowPredicted),
                     schedule.LrAt(state.GlobalStep - 1), lastGradNorm, windowTokens / windowWatch.Elapsed.TotalSeconds,
-                    PeakMemoryMiB: ProcessMemory.PeakBytes() / 1048576.0);
+                    PeakMemoryMiB: ProcessMemory.PeakBytes() / 1048576.0, Method: peft?.ActiveTraining?.Metrics() is { Count: > 0 } m ? m : null);
                 metrics.Log(point);
                 log.WriteLine($"{MetricsLog.Format(point)} eta {Eta(watch, state.GlobalStep, totalSteps)}");
                 windowLoss = 0;
@@ -218,6 +219,7 @@ public sealed class Trainer
         long tokens = batches.Sum(b => b.AttentionMask is { } m ? m.sum().item<long>() : b.InputIds.numel());
         double lossSum = 0;
         bool finite = true;
+        var method = peft?.ActiveTraining;
         optimizer.ZeroGrad();
         foreach (var b in batches)
         {
@@ -230,7 +232,10 @@ public sealed class Trainer
                 break;
             }
             lossSum += value;
-            (sum / Math.Max(1, predicted)).backward();
+            var loss = sum / Math.Max(1, predicted);
+            // A method's regulariser (AdaLoRA's orthogonality term) counts once per optimizer step, as in PEFT.
+            if (method?.RegularizationLoss() is { } reg) loss = loss + reg / batches.Count;
+            loss.backward();
         }
         if (finite)
         {
@@ -246,6 +251,8 @@ public sealed class Trainer
         }
         schedule.Apply(optimizer, step);
         optimizer.Step();
+        // While the gradients are still there: AdaLoRA's importance scores read them, SoRA thresholds its gates.
+        method?.AfterOptimizerStep(step, schedule.LrAt(step));
         optimizer.ZeroGrad();
         return (lossSum, predicted, tokens, true);
     }
@@ -313,7 +320,7 @@ public sealed class Trainer
 
     void SaveWeights(string dir)
     {
-        if (peft is not null) AdapterFolder.Save(peft, dir, BaseModelName);
+        if (peft is not null) AdapterFolder.Save(peft, dir, BaseModelName, forResume: true);
         else ModelFolderWriter.Save(model, Path.Combine(dir, "model"), ExtraFiles);
     }
 

@@ -38,8 +38,8 @@ public class AdapterFolderTests
         Assert.True(MaxDiff(Logits(fresh), adapted) > 1e-3);
         var loaded = AdapterFolder.Load(fresh, dir.Path);
         Assert.Equal(0.0, MaxDiff(Logits(fresh), adapted));
-        Assert.Equal(config.UseDora, loaded.Adapters["default"].Config.UseDora);
-        Assert.Equal(config.UseRslora, loaded.Adapters["default"].Config.UseRslora);
+        Assert.Equal(config.UseDora, ((PeftSharp.Adapters.Lora.LoraConfig)loaded.Adapters["default"].Config).UseDora);
+        Assert.Equal(config.UseRslora, ((PeftSharp.Adapters.Lora.LoraConfig)loaded.Adapters["default"].Config).UseRslora);
     }
 
     [Fact]

@@ -66,13 +66,14 @@ public class PeftErrorTests
     }
 
     [Fact]
-    public void A_config_for_another_peft_type_is_refused()
+    public void A_config_for_an_unsupported_peft_type_is_refused_naming_the_supported_ones()
     {
         using var dir = Fixtures.NewTempDir();
         File.WriteAllText(dir.File("adapter_config.json"),
-            """{"peft_type": "IA3", "target_modules": ["k_proj", "v_proj", "down_proj"], "feedforward_modules": ["down_proj"]}""");
+            """{"peft_type": "VERA", "target_modules": ["k_proj", "v_proj"], "r": 256}""");
         var ex = Assert.Throws<ConfigurationException>(() => AdapterFolder.Load(Tiny(), dir.Path));
-        Assert.Contains("peft_type is 'IA3'", ex.Message);
+        Assert.Contains("peft_type 'VERA' is not supported", ex.Message);
+        Assert.Contains("LORA", ex.Message);
         Assert.Contains("adapter_config.json", ex.Message);
     }
 

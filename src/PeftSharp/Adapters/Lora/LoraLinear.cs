@@ -13,7 +13,7 @@ namespace PeftSharp.Adapters.Lora;
 /// <c>lora_magnitude_vector.&lt;adapter&gt;.weight</c>. Adapter tensors are fp32 whatever the base dtype (fp64 on an
 /// fp64 base, for gradient checks).
 /// </summary>
-public sealed class LoraLinear : ILinearAdapter
+public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
 {
     public string Name { get; }
     public int Rank { get; }

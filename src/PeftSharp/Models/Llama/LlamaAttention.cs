@@ -7,8 +7,11 @@ namespace PeftSharp.Models.Llama;
 
 #pragma warning disable IDE1006 // fields carry the checkpoint's names so state_dict keys equal HF keys
 
-/// <summary>Grouped-query self-attention with rotary positions, through scaled_dot_product_attention.</summary>
-public sealed class LlamaAttention : nn.Module
+/// <summary>
+/// Grouped-query self-attention with rotary positions. A prefix in its slot (prefix tuning) puts trainable keys and
+/// values before the cached and new ones; the model's mask then covers them.
+/// </summary>
+public sealed class LlamaAttention : nn.Module, IPrefixHost
 {
     public Linear q_proj;
     public Linear k_proj;
@@ -29,6 +32,15 @@ public sealed class LlamaAttention : nn.Module
         RegisterComponents();
     }
 
+    public AdapterSet<IAttentionPrefix> Prefixes { get; } = new();
+    IAdapterSwitches IAdapterHost.Switches => Prefixes;
+    public int LayerIndex => layerIndex;
+    public int KeyValueHeads => kvHeads;
+    public int HeadDim => headDim;
+
+    /// <summary>Positions the running prefix adds before every sequence (0 without one).</summary>
+    public int PrefixLength => Prefixes.SingleRunning()?.Length ?? 0;
+
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
@@ -38,7 +50,8 @@ public sealed class LlamaAttention : nn.Module
         var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
-        if (cache is null && t > 1 && FastPaths.BlockwiseAttention)
+        var prefix = Prefixes.SingleRunning();
+        if (cache is null && t > 1 && FastPaths.BlockwiseAttention && prefix is null)
         {
             // Whole sequences (training, its checkpointed recomputation, scoring): our blockwise attention, faster than
             // SDPA's CPU kernel and with K/V never repeated per head. Decoding with a KV cache keeps SDPA.
@@ -46,6 +59,12 @@ public sealed class LlamaAttention : nn.Module
             return o_proj.forward(blockwise.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
         }
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        if (prefix is not null)
+        {
+            var (pk, pv) = prefix.KeysValues(b, k.dtype, k.device);
+            k = cat(new[] { pk, k }, 2);
+            v = cat(new[] { pv, v }, 2);
+        }
         if (kvHeads != heads)
         {
             // Each KV head serves heads/kvHeads consecutive query heads, as HF's repeat_kv.

@@ -9,8 +9,11 @@ namespace PeftSharp.Models.Llama;
 
 #pragma warning disable IDE1006 // fields carry the checkpoint's names so state_dict keys equal HF keys
 
-/// <summary>The decoder stack (HF's `model.*`): embeddings, layers, final norm.</summary>
-public sealed class LlamaModel : nn.Module
+/// <summary>
+/// The decoder stack (HF's `model.*`): embeddings, layers, final norm. Virtual tokens in its slot (prompt tuning) are
+/// prepended to the input and removed from the output, so callers always see their own T positions.
+/// </summary>
+public sealed class LlamaModel : nn.Module, IVirtualTokenHost
 {
     public Embedding embed_tokens;
     public ModuleList<LlamaDecoderLayer> layers;
@@ -28,8 +31,15 @@ public sealed class LlamaModel : nn.Module
         var s = c.RopeScaling;
         rotary = new RotaryEmbedding(c.HeadDim, c.RopeTheta, s?.Type ?? "default", s?.Factor ?? 1,
             s?.LowFreqFactor ?? 1, s?.HighFreqFactor ?? 4, s?.OriginalMaxPositionEmbeddings ?? 8192);
+        hiddenSize = c.HiddenSize;
         RegisterComponents();
     }
+
+    readonly int hiddenSize;
+    public AdapterSet<IVirtualTokens> VirtualTokens { get; } = new();
+    IAdapterSwitches IAdapterHost.Switches => VirtualTokens;
+    public int HiddenSize => hiddenSize;
+    public Embedding InputEmbeddings => embed_tokens;
 
     /// <summary>
     /// Final hidden states [B, T, hidden]. <paramref name="attentionMask"/> is HF's [B, P+T] 1/0 mask over cached and
@@ -43,10 +53,31 @@ public sealed class LlamaModel : nn.Module
         using var scope = NewDisposeScope();
         var h = inputsEmbeds ?? embed_tokens.forward(inputIds ?? throw new ArgumentNullException(nameof(inputIds)));
         long b = h.shape[0], t = h.shape[1], past = cache?.Length ?? 0;
-        if (attentionMask is not null && attentionMask.shape[1] != past + t)
-            throw new PeftSharpException($"attention mask covers {attentionMask.shape[1]} positions but the cache holds {past} and the input adds {t}: pass the mask of all positions");
-        positionIds ??= AttentionMask.PositionIds(t, past, attentionMask, b, h.device);
-        var mask = sequenceIds is not null ? AttentionMask.BuildPacked(sequenceIds) : AttentionMask.Build(t, past, attentionMask, h.device);
+        long hidden = cache?.VirtualLength ?? 0; // positions in the cache the caller's mask does not cover
+        if (attentionMask is not null && attentionMask.shape[1] != past - hidden + t)
+            throw new PeftSharpException($"attention mask covers {attentionMask.shape[1]} positions but the cache holds {past - hidden} and the input adds {t}: pass the mask of all positions");
+        int virtualTokens = 0;
+        if (VirtualTokens.SingleRunning() is { } prompt && past == 0)
+        {
+            if (sequenceIds is not null)
+                throw new ConfigurationException("prompt tuning cannot run on packed rows (each example needs its own virtual tokens): turn sample_packing off");
+            virtualTokens = prompt.Count;
+            h = cat(new[] { prompt.Embeddings(b, h.dtype, h.device), h }, 1);
+            if (positionIds is not null) positionIds = cat(new[] { arange(virtualTokens, device: h.device).unsqueeze(0).expand(b, -1), positionIds + virtualTokens }, 1);
+            if (cache is not null) cache.VirtualLength = virtualTokens;
+            hidden = virtualTokens;
+            t += virtualTokens;
+        }
+        if (attentionMask is not null && hidden > 0)
+            attentionMask = cat(new[] { ones(b, hidden, dtype: attentionMask.dtype, device: attentionMask.device), attentionMask }, 1);
+        // A prefix (prefix tuning) sits before every position: positions and the mask start after it, as in PEFT.
+        int prefix = layers.Count > 0 ? layers[0].self_attn.PrefixLength : 0;
+        if (prefix > 0 && attentionMask is not null)
+            attentionMask = cat(new[] { ones(b, prefix, dtype: attentionMask.dtype, device: attentionMask.device), attentionMask }, 1);
+        if (prefix > 0 && positionIds is not null) positionIds = positionIds + prefix;
+        positionIds ??= AttentionMask.PositionIds(t, past + prefix, attentionMask, b, h.device);
+        var mask = sequenceIds is not null ? AttentionMask.BuildPacked(sequenceIds) : AttentionMask.Build(t, past + prefix, attentionMask, h.device);
+        if (prefix > 0 && sequenceIds is not null) mask = cat(new[] { ones(b, 1, t, prefix, dtype: ScalarType.Bool, device: h.device), mask! }, 3);
         var (cos, sin) = rotary.CosSin(positionIds, h.dtype);
         bool checkpoint = GradientCheckpointing && cache is null && is_grad_enabled();
         // A checkpointed block is only part of the graph if its input requires grad; with a frozen embedding table it
@@ -62,6 +93,7 @@ public sealed class LlamaModel : nn.Module
                 h = layer.Forward(h, cos, sin, mask, cache);
         }
         cache?.Advance((int)t);
+        if (virtualTokens > 0) h = h.narrow(1, virtualTokens, t - virtualTokens);
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 

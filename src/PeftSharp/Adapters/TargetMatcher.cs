@@ -1,10 +1,9 @@
 using System.Text.RegularExpressions;
-using PeftSharp.Adapters.Lora;
 using PeftSharp.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Peft;
+namespace PeftSharp.Adapters;
 
 /// <summary>
 /// Which modules an adapter config targets, with PEFT's rules: a list entry matches a module whose full name equals it
@@ -50,10 +49,10 @@ public static class TargetMatcher
     }
 
     /// <summary>The modules <paramref name="config"/> adapts, or an error listing what could have been targeted.</summary>
-    public static List<(string Name, nn.Module Module)> Select(nn.Module root, LoraConfig config, string outputHeadName = "lm_head")
+    public static List<(string Name, nn.Module Module)> Select(nn.Module root, AdapterConfig config, string outputHeadName = "lm_head")
     {
         var all = AdaptableModules(root).ToList();
-        bool allLinear = config.TargetRegex == LoraConfig.AllLinear || (config.TargetModules is [LoraConfig.AllLinear]);
+        bool allLinear = config.TargetRegex == AdapterConfig.AllLinear || (config.TargetModules is [AdapterConfig.AllLinear]);
         var chosen = all.Where(m => allLinear
                 ? m.Module is Linear && m.Name != outputHeadName && !m.Name.EndsWith("." + outputHeadName, StringComparison.Ordinal)
                 : NameMatches(m.Name, config.TargetModules, config.TargetRegex))

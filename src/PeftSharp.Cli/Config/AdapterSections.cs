@@ -1,0 +1,61 @@
+using PeftSharp.Adapters;
+using PeftSharp.Adapters.Lora;
+
+namespace PeftSharp.Cli.Config;
+
+/// <summary>
+/// `adapter: <name>` in the training YAML and the section each method reads its settings from (PEFT's field names):
+/// one entry per method.
+/// </summary>
+internal static class AdapterSections
+{
+    static readonly Dictionary<string, Func<ConfigSection, AdapterConfig>> Readers = new()
+    {
+        ["lora"] = ReadLora,
+        ["qlora"] = ReadLora, // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
+        ["dora"] = c => ReadLora(c) with { UseDora = true },
+    };
+
+    public static IReadOnlyCollection<string> Names => Readers.Keys;
+
+    public static AdapterConfig Read(string adapter, ConfigSection c) => Readers[adapter](c).Validate(c.Source);
+
+    /// <summary>target_modules from a section: a list, one regex string, or all-linear (also the default).</summary>
+    public static (IReadOnlyList<string>? Names, string? Regex) Targets(IReadOnlyList<string>? targets, bool allLinearByDefault = true)
+    {
+        if ((targets is null && allLinearByDefault) || targets is [AdapterConfig.AllLinear]) return (null, AdapterConfig.AllLinear);
+        if (targets is [var single] && single.IndexOfAny(new[] { '*', '(', '|', '\\', '[' }) >= 0) return (null, single);
+        return (targets, null);
+    }
+
+    /// <summary>A `lora:` section with PEFT's names, or axolotl's flat lora_* keys.</summary>
+    public static LoraConfig ReadLora(ConfigSection c)
+    {
+        var s = c.Section("lora");
+        int? flatR = c.Int("lora_r");
+        double? flatAlpha = c.Double("lora_alpha");
+        double? flatDropout = c.Double("lora_dropout");
+        var flatTargets = c.Strings("lora_target_modules");
+        bool? targetLinear = c.Bool("lora_target_linear");
+        IReadOnlyList<string>? targets = s?.Strings("target_modules") ?? flatTargets;
+        string? regex;
+        (targets, regex) = targetLinear == true ? (null, AdapterConfig.AllLinear) : Targets(targets);
+        var cfg = new LoraConfig
+        {
+            R = s?.Int("r") ?? flatR ?? 8,
+            LoraAlpha = s?.Double("lora_alpha") ?? flatAlpha ?? 16,
+            LoraDropout = s?.Double("lora_dropout") ?? flatDropout ?? 0.05,
+            TargetModules = targets,
+            TargetRegex = regex,
+            ExcludeModules = s?.Strings("exclude_modules"),
+            UseDora = s?.Bool("use_dora") ?? c.Bool("lora_use_dora") ?? false,
+            UseRslora = s?.Bool("use_rslora") ?? false,
+            Bias = s?.String("bias") ?? "none",
+            ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
+            InitLoraWeights = s?.String("init_lora_weights") ?? "true",
+            LayersToTransform = s?.Strings("layers_to_transform")?.Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+        };
+        return cfg;
+    }
+
+}

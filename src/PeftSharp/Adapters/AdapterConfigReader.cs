@@ -1,0 +1,23 @@
+using PeftSharp.Adapters.Lora;
+
+namespace PeftSharp.Adapters;
+
+/// <summary>Reads any method's adapter_config.json by its peft_type: one line per method.</summary>
+public static class AdapterConfigReader
+{
+    static readonly Dictionary<string, Func<JsonReading, List<string>, AdapterConfig>> Readers = new()
+    {
+        ["LORA"] = LoraConfig.FromJson,
+    };
+
+    public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
+
+    /// <summary>The config in <paramref name="j"/>; keys the method does not use are added to <paramref name="ignored"/>.</summary>
+    public static AdapterConfig FromJson(JsonReading j, List<string> ignored)
+    {
+        var peftType = j.String("peft_type") ?? "LORA";
+        if (!Readers.TryGetValue(peftType, out var read))
+            throw new ConfigurationException($"{j.Source}: peft_type '{peftType}' is not supported; this version reads {string.Join(", ", Readers.Keys)}");
+        return read(j, ignored);
+    }
+}
