@@ -46,8 +46,11 @@ public abstract record AdapterConfig
     /// <summary>Creates the method's layers on <paramref name="model"/> for <paramref name="record"/> (the base is already frozen).</summary>
     public abstract void Inject(AdapterRecord record, nn.Module model, Generator? generator);
 
-    /// <summary>The configuration as saved after training (AdaLoRA adds its rank_pattern; SoRA becomes plain LoRA).</summary>
-    public virtual AdapterConfig ForSave(AdapterRecord record) => this;
+    /// <summary>
+    /// The configuration as saved after training (AdaLoRA adds its rank_pattern; SoRA becomes plain LoRA). With
+    /// <paramref name="forResume"/> (trainer checkpoints) it must describe the training form, which resume loads back.
+    /// </summary>
+    public virtual AdapterConfig ForSave(AdapterRecord record, bool forResume) => this;
 
     /// <summary>
     /// adapter_model.safetensors' tensors by key, from <paramref name="byKey"/> (every adapter parameter under PEFT's

@@ -32,7 +32,7 @@ public static class AdapterFolder
                 throw new ConfigurationException($"no adapter named '{name}' to save (adapters: {string.Join(", ", peft.Adapters.Keys)})");
             var dir = name == "default" ? folder : Path.Combine(folder, name);
             Directory.CreateDirectory(dir);
-            var config = record.Config.ForSave(record) with { BaseModelNameOrPath = baseModelNameOrPath ?? record.Config.BaseModelNameOrPath, InferenceMode = true };
+            var config = record.Config.ForSave(record, forResume) with { BaseModelNameOrPath = baseModelNameOrPath ?? record.Config.BaseModelNameOrPath, InferenceMode = true };
             using var scope = NewDisposeScope();
             var tensors = record.Config.SavedTensors(record, PeftKeys.AdapterTensors(peft, name), forResume)
                 .OrderBy(kv => kv.Key, StringComparer.Ordinal)
