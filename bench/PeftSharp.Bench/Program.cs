@@ -6,6 +6,7 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- suite [--quick] [--shapes smollm-135m,qwen2.5-0.5b] [--layers N] [--modes full,lora,qlora,reference]
 //        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-kernels] [--out bench/out]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- compare [--steps 200] [--methods lora-r8,ia3,...] [--out bench/out/compare]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
 var argv = args.ToList();
 string Opt(string name, string fallback)
@@ -55,6 +56,10 @@ switch (argv.FirstOrDefault())
         };
         return PeftSharp.Bench.Suite.SuiteRunner.Run(o);
     }
+    case "compare":
+        return PeftSharp.Bench.Compare.MethodComparison.Run(root, Opt("--out", Path.Combine(root, "bench/out/compare")),
+            int.Parse(Opt("--steps", "200"), System.Globalization.CultureInfo.InvariantCulture),
+            argv.Contains("--methods") ? Opt("--methods", "").Split(',') : null);
     case "suite-train":
         return PeftSharp.Bench.Suite.TrainChild.Run(argv[1], argv[2]);
     case "suite-loss":
@@ -69,6 +74,7 @@ switch (argv.FirstOrDefault())
         Console.Error.WriteLine("       PeftSharp.Bench kernels [--size N] [--runs N] [--tokens N] [--matmul-runs N]");
         Console.Error.WriteLine("       PeftSharp.Bench linear [--tokens N] [--runs N]");
         Console.Error.WriteLine("       PeftSharp.Bench suite [--quick] [--shapes A,B] [--modes full,lora,qlora,reference] [--seq N,M] [--batch N,M] [--ckpt off,on] [--steps N] [--training-only]");
+        Console.Error.WriteLine("       PeftSharp.Bench compare [--steps N] [--methods a,b] [--out DIR]");
         Console.Error.WriteLine("       PeftSharp.Bench profile [--shape smollm|qwen] [--batch N] [--seq N]");
         return 2;
 }

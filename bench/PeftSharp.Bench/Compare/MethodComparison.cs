@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace PeftSharp.Bench.Compare;
+
+/// <summary>One method in the comparison: a label and the CLI overrides that select and configure it.</summary>
+public sealed record MethodRun(string Slug, string Label, string[] Overrides);
+
+/// <summary>What one run measured, read back from the CLI's output and metrics.jsonl.</summary>
+public sealed record MethodResult(string Slug, string Label, string LearningRate, long TrainableParameters, long AdapterBytes,
+    double EvalPerplexityBefore, double EvalPerplexityAfter, double TokensPerSecond, double PeakMiB, double Seconds);
+
+/// <summary>
+/// `bench compare`: every adapter method fine-tunes stories260K on tinyshakespeare with the same data, steps and
+/// schedule (examples/compare/shakespeare.yaml), each through the real CLI in its own process, and the results land in
+/// one markdown table: trainable parameters, saved size, eval perplexity, tokens/s and peak memory (VmHWM).
+/// </summary>
+public static class MethodComparison
+{
+    /// <summary>
+    /// The methods and their usual settings. Learning rates follow each method's common practice on a model this size
+    /// (vectors and virtual tokens need a larger one than low-rank matrices; full fine-tuning a smaller one).
+    /// </summary>
+    public static readonly MethodRun[] Methods =
+    {
+        new("full", "full fine-tuning", new[] { "--adapter=full", "--learning_rate=1e-3" }),
+        new("lora-r2", "LoRA r=2", new[] { "--adapter=lora", "--lora.r=2", "--lora.lora_alpha=4", "--lora.target_modules=all-linear" }),
+        new("lora-r8", "LoRA r=8", new[] { "--adapter=lora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
+        new("lora-r16", "LoRA r=16", new[] { "--adapter=lora", "--lora.r=16", "--lora.lora_alpha=32", "--lora.target_modules=all-linear" }),
+        new("dora-r8", "DoRA r=8", new[] { "--adapter=dora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
+    };
+
+    public static int Run(string root, string outDir, int steps, IReadOnlyCollection<string>? only)
+    {
+        var cli = CliPath(root);
+        var yaml = Path.Combine(root, "examples", "compare", "shakespeare.yaml");
+        Directory.CreateDirectory(outDir);
+        var results = new List<MethodResult>();
+        foreach (var m in Methods.Where(m => only is null || only.Contains(m.Slug)))
+        {
+            var runDir = Path.Combine(outDir, m.Slug);
+            if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+            var args = new List<string> { cli, "train", yaml, $"--output_dir={runDir}", $"--max_steps={steps}" };
+            args.AddRange(m.Overrides);
+            var watch = Stopwatch.StartNew();
+            var stdout = RunCli(root, args);
+            results.Add(Read(m, runDir, stdout, watch.Elapsed.TotalSeconds));
+            var r = results[^1];
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{m.Label}: {r.TrainableParameters:N0} trainable, ppl {r.EvalPerplexityBefore:F2} -> {r.EvalPerplexityAfter:F2}, {r.TokensPerSecond:F0} tok/s, peak {r.PeakMiB:F0} MiB, {r.Seconds:F0} s"));
+        }
+        var md = Markdown(results, steps);
+        File.WriteAllText(Path.Combine(outDir, "compare.md"), md);
+        File.WriteAllText(Path.Combine(outDir, "compare.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine(md);
+        return results.All(r => double.IsFinite(r.EvalPerplexityAfter) && r.EvalPerplexityAfter < r.EvalPerplexityBefore) ? 0 : 1;
+    }
+
+    /// <summary>The CLI built beside this benchmark (same configuration), run with `dotnet`.</summary>
+    static string CliPath(string root)
+    {
+        var config = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
+        var dll = Path.Combine(root, "src", "PeftSharp.Cli", "bin", config, "net10.0", "PeftSharp.Cli.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"{dll} not found: build the CLI first (dotnet build -c {config})");
+    }
+
+    static string RunCli(string root, List<string> args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = root };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // Freed blocks go back to the OS at once, so VmHWM is the true peak of live memory (glibc keeps them otherwise).
+        psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
+        using var p = Process.Start(psi)!;
+        var errTask = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"peftsharp {string.Join(' ', args.Skip(1))} failed (exit {p.ExitCode}):\n{stdout}\n{errTask.Result}");
+        return stdout;
+    }
+
+    static MethodResult Read(MethodRun m, string runDir, string stdout, double seconds)
+    {
+        var trained = Regex.Match(stdout, @"training ([\d,]+) parameters");
+        long trainable = trained.Success ? long.Parse(trained.Groups[1].Value.Replace(",", ""), CultureInfo.InvariantCulture) : -1;
+        var points = File.ReadLines(Path.Combine(runDir, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        double Num(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : double.NaN;
+        var evals = points.Where(p => p.GetProperty("split").GetString() == "eval").ToList();
+        var train = points.Where(p => p.GetProperty("split").GetString() == "train").ToList();
+        // The first logging window holds start-up (allocation, first-touch); the rest is the steady rate.
+        var rates = train.Skip(train.Count > 1 ? 1 : 0).Select(p => Num(p, "tokens_per_second")).Order().ToList();
+        var adapterFile = Path.Combine(runDir, "adapter_model.safetensors");
+        var modelDir = Path.Combine(runDir, "model");
+        long bytes = File.Exists(adapterFile) ? new FileInfo(adapterFile).Length
+            : Directory.Exists(modelDir) ? Directory.EnumerateFiles(modelDir, "*.safetensors").Sum(f => new FileInfo(f).Length) : 0;
+        var lr = m.Overrides.FirstOrDefault(o => o.StartsWith("--learning_rate=", StringComparison.Ordinal))?.Split('=')[1] ?? "3e-3";
+        return new MethodResult(m.Slug, m.Label, lr, trainable, bytes,
+            Num(evals.First(), "perplexity"), Num(evals.Last(), "perplexity"),
+            rates.Count > 0 ? rates[rates.Count / 2] : double.NaN, train.Max(p => Num(p, "peak_memory_mib")), seconds);
+    }
+
+    static string Markdown(List<MethodResult> results, int steps)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var b = new StringBuilder();
+        b.AppendLine(inv, $"stories260K -> tinyshakespeare, {steps} steps of 8 unpacked speeches (<= 256 tokens), cosine schedule, 20 warm-up steps, eval on 5% held-out speeches.");
+        b.AppendLine();
+        b.AppendLine("| method | lr | trainable params | saved | eval ppl (base -> tuned) | tokens/s | peak MiB | time |");
+        b.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var r in results)
+            b.AppendLine(inv, $"| {r.Label} | {r.LearningRate} | {r.TrainableParameters:N0} | {Size(r.AdapterBytes)} | {r.EvalPerplexityBefore:F2} -> **{r.EvalPerplexityAfter:F2}** | {r.TokensPerSecond:F0} | {r.PeakMiB:F0} | {r.Seconds:F0} s |");
+        return b.ToString();
+    }
+
+    static string Size(long bytes) => bytes >= 1 << 20 ? $"{bytes / 1048576.0:F1} MiB".Replace(',', '.') : $"{bytes / 1024.0:F1} KiB".Replace(',', '.');
+}
