@@ -84,7 +84,7 @@ public class TrainerFaultTests
 
 public class EarlyStoppingTests
 {
-    sealed class FixedSource(int count) : IBatchSource
+    internal sealed class FixedSource(int count) : IBatchSource
     {
         public int BatchesPerEpoch => count;
 
