@@ -1,3 +1,4 @@
+using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
 
 namespace PeftSharp.Adapters;
@@ -8,6 +9,7 @@ public static class AdapterConfigReader
     static readonly Dictionary<string, Func<JsonReading, List<string>, AdapterConfig>> Readers = new()
     {
         ["LORA"] = LoraConfig.FromJson,
+        ["IA3"] = Ia3Config.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
