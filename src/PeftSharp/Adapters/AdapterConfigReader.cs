@@ -1,5 +1,6 @@
 using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters.Sora;
 
 namespace PeftSharp.Adapters;
 
@@ -10,6 +11,7 @@ public static class AdapterConfigReader
     {
         ["LORA"] = LoraConfig.FromJson,
         ["IA3"] = Ia3Config.FromJson,
+        ["SORA"] = SoraConfig.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
