@@ -1,3 +1,4 @@
+using PeftSharp.Adapters.Bottleneck;
 using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
 using PeftSharp.Adapters.Sora;
@@ -12,6 +13,7 @@ public static class AdapterConfigReader
         ["LORA"] = LoraConfig.FromJson,
         ["IA3"] = Ia3Config.FromJson,
         ["SORA"] = SoraConfig.FromJson,
+        ["BOTTLENECK"] = BottleneckConfig.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;

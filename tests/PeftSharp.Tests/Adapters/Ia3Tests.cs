@@ -157,4 +157,15 @@ public class Ia3Tests
         Assert.Contains("feedforward_modules must be a subset of target_modules", e.Message);
         Assert.Contains("'down_proj'", e.Message);
     }
+
+    [Fact]
+    public void Cli_trains_ia3_with_the_llama_defaults_and_the_folder_loads_back()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var (output, loaded, _) = TrainWithCliAndReload(tmp, "adapter: ia3");
+        var config = Assert.IsType<Ia3Config>(loaded.Adapters["default"].Config);
+        Assert.Equal(Ia3Config.LlamaTargets, config.TargetModules);
+        Assert.Equal(Ia3Config.LlamaFeedForward, config.FeedForwardModules);
+        Assert.Contains("trainable params", output);
+    }
 }

@@ -108,6 +108,26 @@ internal static class MethodTestKit
         return f.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// Runs `train` for a few steps with <paramref name="adapterYaml"/>, asserts it succeeded, then loads the saved folder
+    /// onto a fresh stories260K and checks it changes the logits; returns the run's output and the loaded adapter.
+    /// </summary>
+    public static (string Out, PeftModel Loaded, string Folder) TrainWithCliAndReload(TempDir tmp, string adapterYaml)
+    {
+        var output = Path.Combine(tmp.Path, "run");
+        var r = CliRunner.Run("train", TrainConfig(tmp, output, adapterYaml));
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.True(File.Exists(Path.Combine(output, "checkpoint-4", AdapterFolder.WeightsFile)), "no checkpoint written");
+        var lm = PretrainedCausalLM.Load(Fixtures.Require("models", "stories260K"));
+        var ids = Ids();
+        var baseLogits = Logits(lm.Model, ids);
+        var loaded = AdapterFolder.Load(lm.Model, output);
+        Assert.True(MaxDiff(Logits(loaded, ids), baseLogits) > 1e-5, "the trained adapter does not change the model");
+        var g = CliRunner.Run("generate", "-m", Fixtures.Require("models", "stories260K"), "--adapter", output, "-n", "5");
+        Assert.True(g.ExitCode == 0, g.Err);
+        return (r.Out, loaded, output);
+    }
+
     /// <summary>A `train` YAML for a few steps of <paramref name="adapterYaml"/> on stories260K and a slice of tinyshakespeare.</summary>
     public static string TrainConfig(TempDir tmp, string output, string adapterYaml, int maxSteps = 4)
     {

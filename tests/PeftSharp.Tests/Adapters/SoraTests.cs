@@ -170,4 +170,21 @@ public class SoraTests
         Assert.Contains("every gate is zero", e.Message);
         Assert.Contains("sparse_lambda", e.Message);
     }
+
+    [Fact]
+    public void Cli_trains_sora_logs_the_surviving_rank_and_saves_a_LoRA_folder_that_loads_back()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var (output, loaded, folder) = TrainWithCliAndReload(tmp, """
+            adapter: sora
+            sora:
+              r: 4
+              lora_alpha: 8
+              sparse_lambda: 10
+              target_modules: [q_proj, v_proj]
+            """);
+        Assert.Contains("sora_rank", output);
+        Assert.IsType<LoraConfig>(loaded.Adapters["default"].Config);
+        Assert.Contains("\"peft_type\": \"SORA\"", File.ReadAllText(Path.Combine(folder, "checkpoint-4", AdapterFolder.ConfigFile)));
+    }
 }
