@@ -14,6 +14,9 @@ internal static class AdapterSections
         ["lora"] = ReadLora,
         ["qlora"] = ReadLora, // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
         ["dora"] = c => ReadLora(c) with { UseDora = true },
+        ["ia3"] = MethodSections.ReadIa3,
+        ["sora"] = MethodSections.ReadSora,
+        ["bottleneck"] = MethodSections.ReadBottleneck,
     };
 
     public static IReadOnlyCollection<string> Names => Readers.Keys;

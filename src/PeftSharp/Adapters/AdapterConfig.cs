@@ -118,6 +118,16 @@ public abstract record AdapterConfig
             throw new ConfigurationException($"{source}: target_modules is required (names such as {example}, a regex, or \"all-linear\")");
     }
 
+    /// <summary>Checks bias is one of PEFT's values (none, all, lora_only).</summary>
+    protected void ValidateBias(string source)
+    {
+        if (Bias is not ("none" or "all" or "lora_only")) throw new ConfigurationException($"{source}: bias must be none, all or lora_only, found '{Bias}'");
+    }
+
+    /// <summary>Adds to <paramref name="ignored"/> the keys of <paramref name="j"/> that are set but not in <paramref name="known"/>.</summary>
+    protected static void AddIgnoredKeys(JsonReading j, IReadOnlySet<string> known, List<string> ignored) =>
+        ignored.AddRange(j.Root.EnumerateObject().Select(p => p.Name).Where(n => !known.Contains(n) && j.Has(n)));
+
     /// <summary>A list of names or a regex string (PEFT accepts both for target_modules and friends).</summary>
     public static (IReadOnlyList<string>? Names, string? Regex) NamesOrRegex(JsonReading j, string key)
     {
@@ -150,6 +160,8 @@ public interface IAdapterTraining
     Tensor? RegularizationLoss() => null;
     /// <summary>After optimizer step <paramref name="step"/> (0-based) at learning rate <paramref name="learningRate"/>, before gradients are cleared.</summary>
     void AfterOptimizerStep(int step, double learningRate) { }
+    /// <summary>True for the method's parameters that must not get weight decay (SoRA's gates, which have their own L1 step).</summary>
+    bool ExcludeFromWeightDecay(string parameterName) => false;
     /// <summary>Values to log with the training metrics (e.g. the surviving rank, the gates' L1 norm).</summary>
     IReadOnlyDictionary<string, double> Metrics() => new Dictionary<string, double>();
 }

@@ -1,4 +1,7 @@
+using PeftSharp.Adapters.Bottleneck;
+using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters.Sora;
 
 namespace PeftSharp.Adapters;
 
@@ -8,6 +11,9 @@ public static class AdapterConfigReader
     static readonly Dictionary<string, Func<JsonReading, List<string>, AdapterConfig>> Readers = new()
     {
         ["LORA"] = LoraConfig.FromJson,
+        ["IA3"] = Ia3Config.FromJson,
+        ["SORA"] = SoraConfig.FromJson,
+        ["BOTTLENECK"] = BottleneckConfig.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;

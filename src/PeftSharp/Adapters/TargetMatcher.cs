@@ -69,6 +69,14 @@ public static class TargetMatcher
         return chosen;
     }
 
+    /// <summary>As <see cref="Select"/>, for methods that attach to Linear layers only (<paramref name="method"/> names it in the error).</summary>
+    public static IEnumerable<(string Name, Linear Layer)> SelectLinears(nn.Module root, AdapterConfig config, string method)
+    {
+        foreach (var (path, module) in Select(root, config))
+            yield return module is Linear l ? (path, l)
+                : throw new ConfigurationException($"'{path}' is not a Linear layer: {method} attaches to Linear layers only; drop it from target_modules");
+    }
+
     static ConfigurationException NotFound(IEnumerable<string> targets, List<(string Name, nn.Module Module)> all)
     {
         var linear = all.Where(m => m.Module is Linear).Select(m => m.Name.Split('.')[^1]).Distinct().OrderBy(s => s, StringComparer.Ordinal);

@@ -61,11 +61,13 @@ public sealed class Trainer
     ITrainingOptimizer CreateOptimizer(List<(string, Parameter)> parameters)
     {
         var opts = new AdamWOptions { LearningRate = o.LearningRate, Beta1 = o.AdamBeta1, Beta2 = o.AdamBeta2, Eps = o.AdamEpsilon, WeightDecay = o.WeightDecay };
+        // A method may keep some of its parameters out of weight decay (SoRA's gates have their own L1 step).
+        WeightDecayRule? rule = peft?.ActiveTraining is { } method ? (n, p) => WeightDecayRules.Default(n, p) && !method.ExcludeFromWeightDecay(n) : null;
         return o.Optimizer switch
         {
-            "adamw_8bit" => new AdamW8BitOptimizer(parameters, opts),
-            "paged_adamw" or "paged_adamw_32bit" => new PagedAdamWOptimizer(parameters, opts),
-            _ => new AdamWOptimizer(parameters, opts),
+            "adamw_8bit" => new AdamW8BitOptimizer(parameters, opts, rule),
+            "paged_adamw" or "paged_adamw_32bit" => new PagedAdamWOptimizer(parameters, opts, rule),
+            _ => new AdamWOptimizer(parameters, opts, rule),
         };
     }
 

@@ -1,0 +1,89 @@
+using PeftSharp.Adapters.Lora;
+using PeftSharp.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Linear = PeftSharp.Nn.Linear;
+
+namespace PeftSharp.Adapters.Sora;
+
+/// <summary>
+/// SoRA on a Linear (Ding et al. 2023): LoRA with a gate g between its projections,
+/// h = W x + b + s · ((dropout(x) Aᵀ) ⊙ g) Bᵀ with s = lora_alpha / r. A [r, in] is Kaiming-uniform as LoRA's, B
+/// [out, r] zero, g [1, r] standard normal (the official implementation's torch.randn(1, r)) or ones. Registered under
+/// PEFT-style names: <c>lora_A.&lt;adapter&gt;.weight</c>, <c>lora_B.&lt;adapter&gt;.weight</c>, <c>sora_gate.&lt;adapter&gt;</c>.
+/// The proximal step (<see cref="SoraTraining"/>) drives gate entries to exactly zero; those ranks are pruned on export.
+/// </summary>
+public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
+{
+    public string Name { get; }
+    public int Rank { get; }
+    public double Scaling { get; }
+    public double Dropout { get; }
+    public ScalarType DType { get; }
+    public Linear A { get; }
+    public Linear B { get; }
+    public Parameter Gate { get; }
+    public bool Training { get; set; }
+
+    public SoraLinear(Linear host, string name, int rank, double alpha, double dropout, string initGate, Generator? generator = null)
+    {
+        Name = name;
+        Rank = rank;
+        Scaling = alpha / rank;
+        Dropout = dropout;
+        DType = AdapterDType.For(host.weight.dtype);
+        A = new Linear(host.InFeatures, rank, false, DType);
+        B = new Linear(rank, host.OutFeatures, false, DType);
+        using (no_grad())
+        {
+            LoraLinear.KaimingUniform(A.weight, generator);
+            B.weight.zero_();
+        }
+        Gate = new Parameter(initGate == "ones" ? ones(1, rank, DType) : randn(new long[] { 1, rank }, DType, generator: generator));
+        ModuleSlots.On(host, "lora_A").AddModule(name, A);
+        ModuleSlots.On(host, "lora_B").AddModule(name, B);
+        ModuleSlots.On(host, "sora_gate").AddParameter(name, Gate);
+        host.Adapters.Add(name, this);
+    }
+
+    public Tensor Apply(Tensor x, Tensor result, Linear host)
+    {
+        using var scope = NewDisposeScope();
+        var input = x.to(DType);
+        var dropped = Training && Dropout > 0 ? nn.functional.dropout(input, Dropout, true) : input;
+        var gated = A.forward(dropped) * Gate.flatten();
+        return (result + (B.forward(gated) * Scaling).to(result.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>s · B diag(g) A as an [out, in] matrix.</summary>
+    public Tensor DeltaWeight() => (B.weight * Gate).matmul(A.weight) * Scaling;
+
+    /// <summary>The ranks whose gate is not exactly zero.</summary>
+    public long[] LiveRanks()
+    {
+        using var _ = no_grad();
+        using var nz = Gate.detach().flatten().nonzero().flatten();
+        return nz.data<long>().ToArray();
+    }
+
+    public void Merge(Linear host)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        host.AssignWeight(host.DenseWeight(DType) + DeltaWeight());
+    }
+
+    public void Unmerge(Linear host)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        host.AssignWeight(host.DenseWeight(DType) - DeltaWeight());
+    }
+
+    public void Detach(Linear host)
+    {
+        host.Adapters.Remove(Name);
+        ModuleSlots.RemoveFrom(host, Name, "lora_A", "lora_B", "sora_gate");
+    }
+}
