@@ -37,6 +37,11 @@ public static class AdapterExport
             var model = new LlamaForCausalLM(LlamaConfig.FromFile(Path.Combine(modelDir, "config.json")));
             using (var src = SafeTensorsCheckpoint.Open(modelDir)) WeightLoader.Load(model, src, model.TiedKeys);
             using var doc = JsonDocument.Parse(json);
+            if (!AdapterConfigReader.PeftTypes.Contains(doc.RootElement.GetProperty("peft_type").GetString()!))
+            {
+                Console.WriteLine($"{name}: skipped, this build does not have the method");
+                continue;
+            }
             var config = AdapterConfigReader.FromJson(new JsonReading(doc.RootElement, name), new List<string>()) with { BaseModelNameOrPath = "models/llama" };
             var peft = PeftModel.Create(model, config, seed: 3);
             Perturb(peft);
