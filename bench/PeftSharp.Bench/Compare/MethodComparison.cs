@@ -31,6 +31,10 @@ public static class MethodComparison
         new("lora-r8", "LoRA r=8", new[] { "--adapter=lora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
         new("lora-r16", "LoRA r=16", new[] { "--adapter=lora", "--lora.r=16", "--lora.lora_alpha=32", "--lora.target_modules=all-linear" }),
         new("dora-r8", "DoRA r=8", new[] { "--adapter=dora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
+        new("sora", "SoRA r=16 (λ 1)", new[] { "--adapter=sora", "--sora.r=16", "--sora.lora_alpha=32", "--sora.sparse_lambda=1" }),
+        new("ia3", "IA3 (k, v, down)", new[] { "--adapter=ia3", "--learning_rate=1e-2" }),
+        new("bottleneck", "bottleneck 16 (o, down)", new[] { "--adapter=bottleneck", "--bottleneck.adapter_size=16" }),
+        new("bottleneck-parallel", "parallel bottleneck 16", new[] { "--adapter=bottleneck", "--bottleneck.adapter_size=16", "--bottleneck.use_parallel_adapter=true" }),
     };
 
     public static int Run(string root, string outDir, int steps, IReadOnlyCollection<string>? only)
