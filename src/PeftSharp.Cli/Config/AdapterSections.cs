@@ -1,4 +1,5 @@
 using PeftSharp.Adapters;
+using PeftSharp.Adapters.AdaLora;
 using PeftSharp.Adapters.Lora;
 
 namespace PeftSharp.Cli.Config;
@@ -14,6 +15,7 @@ internal static class AdapterSections
         ["lora"] = ReadLora,
         ["qlora"] = ReadLora, // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
         ["dora"] = c => ReadLora(c) with { UseDora = true },
+        ["adalora"] = ReadAdaLora,
         ["ia3"] = MethodSections.ReadIa3,
         ["sora"] = MethodSections.ReadSora,
         ["bottleneck"] = MethodSections.ReadBottleneck,
@@ -61,4 +63,30 @@ internal static class AdapterSections
         return cfg;
     }
 
+    /// <summary>An `adalora:` section with PEFT's names; total_step defaults to the run's optimizer steps.</summary>
+    public static AdaLoraConfig ReadAdaLora(ConfigSection c)
+    {
+        var s = c.Section("adalora");
+        var (targets, regex) = Targets(s?.Strings("target_modules"));
+        var d = new AdaLoraConfig();
+        return new AdaLoraConfig
+        {
+            InitR = s?.Int("init_r") ?? d.InitR,
+            TargetR = s?.Int("target_r") ?? d.TargetR,
+            Tinit = s?.Int("tinit") ?? d.Tinit,
+            Tfinal = s?.Int("tfinal") ?? d.Tfinal,
+            DeltaT = s?.Int("deltaT") ?? d.DeltaT,
+            Beta1 = s?.Double("beta1") ?? d.Beta1,
+            Beta2 = s?.Double("beta2") ?? d.Beta2,
+            OrthRegWeight = s?.Double("orth_reg_weight") ?? d.OrthRegWeight,
+            TotalStep = s?.Int("total_step"),
+            LoraAlpha = s?.Double("lora_alpha") ?? d.LoraAlpha,
+            LoraDropout = s?.Double("lora_dropout") ?? d.LoraDropout,
+            TargetModules = targets,
+            TargetRegex = regex,
+            ExcludeModules = s?.Strings("exclude_modules"),
+            Bias = s?.String("bias") ?? "none",
+            ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
+        };
+    }
 }

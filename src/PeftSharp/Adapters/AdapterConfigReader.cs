@@ -1,3 +1,4 @@
+using PeftSharp.Adapters.AdaLora;
 using PeftSharp.Adapters.Bottleneck;
 using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
@@ -11,6 +12,7 @@ public static class AdapterConfigReader
     static readonly Dictionary<string, Func<JsonReading, List<string>, AdapterConfig>> Readers = new()
     {
         ["LORA"] = LoraConfig.FromJson,
+        ["ADALORA"] = AdaLoraConfig.FromJson,
         ["IA3"] = Ia3Config.FromJson,
         ["SORA"] = SoraConfig.FromJson,
         ["BOTTLENECK"] = BottleneckConfig.FromJson,
