@@ -133,8 +133,8 @@ public sealed class RankAllocator : IDisposable
         foreach (var (path, layer) in layers)
         {
             if (!pattern.TryGetValue(path, out var keep)) continue;
-            using var mask = tensor(keep.Select(v => !v).ToArray()).view(-1, 1);
-            layer.E.masked_fill_(mask, 0.0);
+            using var scope = NewDisposeScope();
+            layer.E.masked_fill_(tensor(keep.Select(v => !v).ToArray()).view(-1, 1), 0.0);
         }
     }
 
