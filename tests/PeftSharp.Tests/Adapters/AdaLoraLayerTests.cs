@@ -84,7 +84,7 @@ public class AdaLoraLayerTests
         {
             var p = Param(model, path);
             Assert.Equal(ScalarType.Float64, p.dtype);
-            worst = Math.Max(worst, LoraGradientTests.CheckEntries(L, p, idx, log, path));
+            worst = Math.Max(worst, MethodTestKit.FiniteDifferenceError(L, p, idx, log, path));
         }
         TestContext.Current.TestOutputHelper?.WriteLine($"max gradient error {worst:E3}");
         Assert.True(worst < 1e-7, $"max |analytic - finite difference| = {worst:E3}\n" + string.Join("\n", log));

@@ -11,7 +11,7 @@ public class LoraGradientTests
     const double H = 1e-6;
 
     /// <summary>Analytic gradient vs (L(p+h) - L(p-h)) / 2h at flat indices of <paramref name="p"/>; returns the max abs error.</summary>
-    internal static double CheckEntries(Func<double> loss, Tensor p, long[] flatIndices, List<string> log, string name)
+    static double CheckEntries(Func<double> loss, Tensor p, long[] flatIndices, List<string> log, string name)
     {
         double worst = 0;
         var flat = p.view(-1);
