@@ -31,6 +31,8 @@ public static class MethodComparison
         new("lora-r8", "LoRA r=8", new[] { "--adapter=lora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
         new("lora-r16", "LoRA r=16", new[] { "--adapter=lora", "--lora.r=16", "--lora.lora_alpha=32", "--lora.target_modules=all-linear" }),
         new("dora-r8", "DoRA r=8", new[] { "--adapter=dora", "--lora.r=8", "--lora.lora_alpha=16", "--lora.target_modules=all-linear" }),
+        new("adalora", "AdaLoRA r 12→8", new[] { "--adapter=adalora", "--adalora.init_r=12", "--adalora.target_r=8", "--adalora.lora_alpha=32",
+            "--adalora.tinit=20", "--adalora.tfinal=40", "--adalora.deltaT=5", "--adalora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]" }),
         new("sora", "SoRA r=16 (λ 1)", new[] { "--adapter=sora", "--sora.r=16", "--sora.lora_alpha=32", "--sora.sparse_lambda=1" }),
         new("ia3", "IA3 (k, v, down)", new[] { "--adapter=ia3", "--learning_rate=1e-2" }),
         new("bottleneck", "bottleneck 16 (o, down)", new[] { "--adapter=bottleneck", "--bottleneck.adapter_size=16" }),
