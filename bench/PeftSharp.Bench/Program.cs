@@ -7,7 +7,6 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- suite [--quick] [--shapes smollm-135m,qwen2.5-0.5b] [--layers N] [--modes full,lora,qlora,reference]
 //        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-kernels] [--out bench/out]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- compare [--steps 200] [--methods lora-r8,ia3,...] [--out bench/out/compare]
-//   dotnet run -c Release --project bench/PeftSharp.Bench -- interop-export [--out bench/out/interop]   (then tools/golden/check_peftsharp_adapters.py)
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
 var argv = args.ToList();
 string Opt(string name, string fallback)
@@ -61,8 +60,6 @@ switch (argv.FirstOrDefault())
         return PeftSharp.Bench.Compare.MethodComparison.Run(root, Opt("--out", Path.Combine(root, "bench/out/compare")),
             int.Parse(Opt("--steps", "200"), System.Globalization.CultureInfo.InvariantCulture),
             argv.Contains("--methods") ? Opt("--methods", "").Split(',') : null);
-    case "interop-export":
-        return PeftSharp.Bench.Interop.AdapterExport.Run(root, Opt("--out", Path.Combine(root, "bench/out/interop")));
     case "suite-train":
         return PeftSharp.Bench.Suite.TrainChild.Run(argv[1], argv[2]);
     case "suite-loss":

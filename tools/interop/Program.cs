@@ -6,6 +6,9 @@ using static TorchSharp.torch;
 
 // Usage: dotnet run --project tools/interop -- <golden tiny llama folder> <out folder>
 // For each LoRA variant: an adapter folder saved by us, a merged model folder, and our logits for the same input.
+//        dotnet run --project tools/interop -- methods <golden folder> <out folder>
+// The other methods (IA3, AdaLoRA, prompt/prefix tuning, SoRA exported as LoRA): see MethodExport.cs.
+if (args[0] == "methods") return PeftSharp.Interop.MethodExport.Run(args[1], args[2]);
 var (baseDir, outDir) = (args[0], args[1]);
 Directory.CreateDirectory(outDir);
 var variants = new Dictionary<string, LoraConfig>
@@ -38,3 +41,4 @@ foreach (var (name, config) in variants)
     });
     Console.WriteLine($"wrote {name}");
 }
+return 0;

@@ -1,6 +1,7 @@
 """Loads adapter folders written by PeftSharp into Python PEFT and compares PEFT's logits with ours.
 
-    python3 tools/golden/check_peftsharp_adapters.py <folder-of-adapters> <golden-dir>
+    dotnet run --project tools/interop -c Release -- methods tests/PeftSharp.Tests/Golden /tmp/interop-methods
+    python3 tools/interop/check_methods_with_python.py /tmp/interop-methods tests/PeftSharp.Tests/Golden
 
 Each sub-folder of <folder-of-adapters> holds adapter_config.json, adapter_model.safetensors and
 peftsharp_logits.safetensors (input_ids, attention_mask, logits as PeftSharp computed them for the caller's

@@ -6,29 +6,29 @@ using PeftSharp.Models.Llama;
 using PeftSharp.Peft;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Bench.Interop;
+namespace PeftSharp.Interop;
 
 /// <summary>
-/// `bench interop-export --out DIR`: one adapter folder per method, written by PeftSharp on the golden tiny Llama with
-/// random (non-trivial) adapter weights, plus the logits PeftSharp computes with it. tools/golden/check_peftsharp_adapters.py
-/// then loads each folder into Python PEFT and compares, on a machine that has it.
+/// `dotnet run --project tools/interop -- methods &lt;golden dir&gt; &lt;out&gt;`: one adapter folder per method beyond LoRA, written
+/// by PeftSharp on the golden tiny Llama with random (non-trivial) adapter weights, plus the logits PeftSharp computes
+/// from the saved folder. check_methods_with_python.py then loads each folder into Python PEFT and compares.
 /// </summary>
-public static class AdapterExport
+public static class MethodExport
 {
     /// <summary>Each case: folder name and adapter_config.json as a user would write it.</summary>
     static readonly (string Name, string Json)[] Cases =
     {
         ("lora", """{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj", "down_proj"]}"""),
         ("ia3", """{"peft_type": "IA3", "target_modules": ["k_proj", "v_proj", "down_proj"], "feedforward_modules": ["down_proj"]}"""),
-        ("adalora", """{"peft_type": "ADALORA", "init_r": 4, "target_r": 2, "total_step": 10, "tinit": 2, "tfinal": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}"""),
+        ("adalora", """{"peft_type": "ADALORA", "init_r": 4, "target_r": 2, "total_step": 10, "tinit": 2, "tfinal": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
+            "rank_pattern": {"model.layers.0.self_attn.q_proj.lora_E": [true, false, true, false], "model.layers.1.self_attn.v_proj.lora_E": [false, false, false, false]}}"""),
         ("prompt", """{"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 5, "token_dim": 32, "num_layers": 2, "num_attention_heads": 4, "num_transformer_submodules": 1}"""),
         ("prefix", """{"peft_type": "PREFIX_TUNING", "num_virtual_tokens": 4, "token_dim": 32, "num_layers": 2, "num_attention_heads": 4, "num_transformer_submodules": 1, "encoder_hidden_size": 16, "prefix_projection": true}"""),
         ("sora", """{"peft_type": "SORA", "r": 6, "lora_alpha": 12, "target_modules": ["q_proj", "v_proj", "up_proj"]}"""),
     };
 
-    public static int Run(string root, string outDir)
+    public static int Run(string golden, string outDir)
     {
-        var golden = Path.Combine(root, "tests", "PeftSharp.Tests", "Golden");
         var modelDir = Path.Combine(golden, "models", "llama");
         using var ids = tensor(new long[] { 1, 17, 45, 99, 3, 64, 120, 1, 88, 5, 41, 0, 0, 0 }, new long[] { 2, 7 });
         using var mask = tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0 }, new long[] { 2, 7 });
