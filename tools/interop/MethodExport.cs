@@ -20,8 +20,7 @@ public static class MethodExport
     {
         ("lora", """{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj", "down_proj"]}"""),
         ("ia3", """{"peft_type": "IA3", "target_modules": ["k_proj", "v_proj", "down_proj"], "feedforward_modules": ["down_proj"]}"""),
-        ("adalora", """{"peft_type": "ADALORA", "init_r": 4, "target_r": 2, "total_step": 10, "tinit": 2, "tfinal": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
-            "rank_pattern": {"model.layers.0.self_attn.q_proj.lora_E": [true, false, true, false], "model.layers.1.self_attn.v_proj.lora_E": [false, false, false, false]}}"""),
+        ("adalora", """{"peft_type": "ADALORA", "init_r": 4, "target_r": 2, "total_step": 10, "tinit": 2, "tfinal": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"], "rank_pattern": {"model.layers.0.self_attn.q_proj.lora_E": [true, false, true, false], "model.layers.1.self_attn.v_proj.lora_E": [false, false, false, false]}}"""),
         ("prompt", """{"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 5, "token_dim": 32, "num_layers": 2, "num_attention_heads": 4, "num_transformer_submodules": 1}"""),
         ("prefix", """{"peft_type": "PREFIX_TUNING", "num_virtual_tokens": 4, "token_dim": 32, "num_layers": 2, "num_attention_heads": 4, "num_transformer_submodules": 1, "encoder_hidden_size": 16, "prefix_projection": true}"""),
         ("sora", """{"peft_type": "SORA", "r": 6, "lora_alpha": 12, "target_modules": ["q_proj", "v_proj", "up_proj"]}"""),
