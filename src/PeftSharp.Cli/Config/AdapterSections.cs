@@ -1,5 +1,7 @@
 using PeftSharp.Adapters;
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters.PrefixTuning;
+using PeftSharp.Adapters.PromptTuning;
 
 namespace PeftSharp.Cli.Config;
 
@@ -14,6 +16,8 @@ internal static class AdapterSections
         ["lora"] = ReadLora,
         ["qlora"] = ReadLora, // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
         ["dora"] = c => ReadLora(c) with { UseDora = true },
+        ["prompt"] = ReadPromptTuning,
+        ["prefix"] = ReadPrefixTuning,
     };
 
     public static IReadOnlyCollection<string> Names => Readers.Keys;
@@ -58,4 +62,27 @@ internal static class AdapterSections
         return cfg;
     }
 
+    /// <summary>A `prompt_tuning:` section (PEFT's PromptTuningConfig names); the init text is tokenized with the model's tokenizer.</summary>
+    public static PromptTuningConfig ReadPromptTuning(ConfigSection c)
+    {
+        var s = c.Section("prompt_tuning");
+        return new PromptTuningConfig
+        {
+            NumVirtualTokens = s?.Int("num_virtual_tokens") ?? 20,
+            PromptTuningInit = (s?.String("prompt_tuning_init") ?? "RANDOM").ToUpperInvariant(),
+            PromptTuningInitText = s?.String("prompt_tuning_init_text"),
+        };
+    }
+
+    /// <summary>A `prefix_tuning:` section (PEFT's PrefixTuningConfig names).</summary>
+    public static PrefixTuningConfig ReadPrefixTuning(ConfigSection c)
+    {
+        var s = c.Section("prefix_tuning");
+        return new PrefixTuningConfig
+        {
+            NumVirtualTokens = s?.Int("num_virtual_tokens") ?? 20,
+            PrefixProjection = s?.Bool("prefix_projection") ?? false,
+            EncoderHiddenSize = s?.Int("encoder_hidden_size"),
+        };
+    }
 }

@@ -1,4 +1,6 @@
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters.PrefixTuning;
+using PeftSharp.Adapters.PromptTuning;
 
 namespace PeftSharp.Adapters;
 
@@ -8,6 +10,8 @@ public static class AdapterConfigReader
     static readonly Dictionary<string, Func<JsonReading, List<string>, AdapterConfig>> Readers = new()
     {
         ["LORA"] = LoraConfig.FromJson,
+        ["PROMPT_TUNING"] = PromptTuningConfig.FromJson,
+        ["PREFIX_TUNING"] = PrefixTuningConfig.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
