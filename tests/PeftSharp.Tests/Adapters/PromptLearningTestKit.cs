@@ -94,4 +94,16 @@ internal static class PromptLearningTestKit
         var reloaded = AdapterFolder.Load(GoldenModel(kind), saved);
         Assert.True(GoldenLogitsDiff(reloaded, folder) < 1e-4);
     }
+
+    /// <summary>A right-padded batch with its mask gives each row's logits as run alone; returns row 0 and the batch logits.</summary>
+    public static (long[] Row0, Tensor Batch) PaddedBatchMatchesRows(LlamaForCausalLM model)
+    {
+        long[] a = { 1, 5, 9, 23, 42, 7 }, b = { 1, 60, 2 };
+        var ids = TinyModels.Ids(a, b.Concat(new long[] { 0, 0, 0 }).ToArray());
+        var mask = TinyModels.Ids(new long[] { 1, 1, 1, 1, 1, 1 }, new long[] { 1, 1, 1, 0, 0, 0 });
+        var batch = model.Forward(ids, mask);
+        Assert.True(Peft.LoraTestKit.MaxDiff(batch[0], model.Forward(TinyModels.Ids(a))[0]) < 1e-5);
+        Assert.True(Peft.LoraTestKit.MaxDiff(batch[1].narrow(0, 0, 3), model.Forward(TinyModels.Ids(b))[0]) < 1e-5);
+        return (a, batch);
+    }
 }
