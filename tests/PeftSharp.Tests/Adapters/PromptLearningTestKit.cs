@@ -39,7 +39,9 @@ internal static class PromptLearningTestKit
         var mask = golden.Load("attention_mask");
         using var _ = no_grad();
         var logits = ((LlamaForCausalLM)peft.Model).Forward(golden.Load("input_ids"), mask);
-        return MaxDiffOnRealTokens(logits, golden.Load(key), mask);
+        var diff = MaxDiffOnRealTokens(logits, golden.Load(key), mask);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{Path.GetFileName(folder)} {key}: max |ours - PEFT| = {diff:E2}");
+        return diff;
     }
 
     public static int[] GoldenGreedy(string folder)
