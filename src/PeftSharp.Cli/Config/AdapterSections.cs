@@ -1,6 +1,8 @@
 using PeftSharp.Adapters;
 using PeftSharp.Adapters.AdaLora;
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Adapters.PrefixTuning;
+using PeftSharp.Adapters.PromptTuning;
 
 namespace PeftSharp.Cli.Config;
 
@@ -19,6 +21,8 @@ internal static class AdapterSections
         ["ia3"] = MethodSections.ReadIa3,
         ["sora"] = MethodSections.ReadSora,
         ["bottleneck"] = MethodSections.ReadBottleneck,
+        ["prompt"] = ReadPromptTuning,
+        ["prefix"] = ReadPrefixTuning,
     };
 
     public static IReadOnlyCollection<string> Names => Readers.Keys;
@@ -87,6 +91,30 @@ internal static class AdapterSections
             ExcludeModules = s?.Strings("exclude_modules"),
             Bias = s?.String("bias") ?? "none",
             ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
+        };
+    }
+
+    /// <summary>A `prompt_tuning:` section (PEFT's PromptTuningConfig names); the init text is tokenized with the model's tokenizer.</summary>
+    public static PromptTuningConfig ReadPromptTuning(ConfigSection c)
+    {
+        var s = c.Section("prompt_tuning");
+        return new PromptTuningConfig
+        {
+            NumVirtualTokens = s?.Int("num_virtual_tokens") ?? 20,
+            PromptTuningInit = (s?.String("prompt_tuning_init") ?? "RANDOM").ToUpperInvariant(),
+            PromptTuningInitText = s?.String("prompt_tuning_init_text"),
+        };
+    }
+
+    /// <summary>A `prefix_tuning:` section (PEFT's PrefixTuningConfig names).</summary>
+    public static PrefixTuningConfig ReadPrefixTuning(ConfigSection c)
+    {
+        var s = c.Section("prefix_tuning");
+        return new PrefixTuningConfig
+        {
+            NumVirtualTokens = s?.Int("num_virtual_tokens") ?? 20,
+            PrefixProjection = s?.Bool("prefix_projection") ?? false,
+            EncoderHiddenSize = s?.Int("encoder_hidden_size"),
         };
     }
 }

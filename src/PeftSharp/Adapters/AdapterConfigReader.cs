@@ -3,6 +3,8 @@ using PeftSharp.Adapters.Bottleneck;
 using PeftSharp.Adapters.Ia3;
 using PeftSharp.Adapters.Lora;
 using PeftSharp.Adapters.Sora;
+using PeftSharp.Adapters.PrefixTuning;
+using PeftSharp.Adapters.PromptTuning;
 
 namespace PeftSharp.Adapters;
 
@@ -16,6 +18,8 @@ public static class AdapterConfigReader
         ["IA3"] = Ia3Config.FromJson,
         ["SORA"] = SoraConfig.FromJson,
         ["BOTTLENECK"] = BottleneckConfig.FromJson,
+        ["PROMPT_TUNING"] = PromptTuningConfig.FromJson,
+        ["PREFIX_TUNING"] = PrefixTuningConfig.FromJson,
     };
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;

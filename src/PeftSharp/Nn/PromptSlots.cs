@@ -31,6 +31,8 @@ public interface IPrefixHost : IAdapterHost
 {
     AdapterSet<IAttentionPrefix> Prefixes { get; }
     int LayerIndex { get; }
+    /// <summary>Query heads (PEFT's num_attention_heads in a prompt-tuning config).</summary>
+    int AttentionHeads { get; }
     int KeyValueHeads { get; }
     int HeadDim { get; }
 }

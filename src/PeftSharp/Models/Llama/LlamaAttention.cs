@@ -35,6 +35,7 @@ public sealed class LlamaAttention : nn.Module, IPrefixHost
     public AdapterSet<IAttentionPrefix> Prefixes { get; } = new();
     IAdapterSwitches IAdapterHost.Switches => Prefixes;
     public int LayerIndex => layerIndex;
+    public int AttentionHeads => heads;
     public int KeyValueHeads => kvHeads;
     public int HeadDim => headDim;
 

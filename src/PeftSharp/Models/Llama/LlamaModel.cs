@@ -136,5 +136,6 @@ public sealed class LlamaForCausalLM : nn.Module
         return (logits.dtype == ScalarType.Float64 ? logits : logits.to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
-    public KvCache NewCache(int capacity) => new(Config.NumHiddenLayers, capacity);
+    /// <summary>A cache for <paramref name="capacity"/> positions the caller passes, plus room for running virtual tokens.</summary>
+    public KvCache NewCache(int capacity) => new(Config.NumHiddenLayers, capacity + (model.VirtualTokens.SingleRunning()?.Count ?? 0));
 }
