@@ -35,6 +35,9 @@ public static class MethodComparison
             "--adalora.tinit=20", "--adalora.tfinal=40", "--adalora.deltaT=5", "--adalora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]" }),
         new("sora", "SoRA r=16 (λ 1)", new[] { "--adapter=sora", "--sora.r=16", "--sora.lora_alpha=32", "--sora.sparse_lambda=1" }),
         new("ia3", "IA3 (k, v, down)", new[] { "--adapter=ia3", "--learning_rate=1e-2" }),
+        new("prompt", "prompt tuning, 16 tokens", new[] { "--adapter=prompt", "--prompt_tuning.num_virtual_tokens=16", "--learning_rate=3e-2" }),
+        new("prefix", "prefix tuning, 16 tokens", new[] { "--adapter=prefix", "--prefix_tuning.num_virtual_tokens=16", "--learning_rate=1e-2" }),
+        new("prefix-projection", "prefix tuning + projection", new[] { "--adapter=prefix", "--prefix_tuning.num_virtual_tokens=16", "--prefix_tuning.prefix_projection=true", "--prefix_tuning.encoder_hidden_size=64", "--learning_rate=3e-3" }),
         new("bottleneck", "bottleneck 16 (o, down)", new[] { "--adapter=bottleneck", "--bottleneck.adapter_size=16" }),
         new("bottleneck-parallel", "parallel bottleneck 16", new[] { "--adapter=bottleneck", "--bottleneck.adapter_size=16", "--bottleneck.use_parallel_adapter=true" }),
     };

@@ -71,9 +71,12 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
 
     static PrefixEncoder Encoder(AdapterRecord record) => Attached<LayerPrefix>(record).Encoder;
 
-    /// <summary>The config with the model's dimensions, as PEFT writes it after get_peft_model.</summary>
+    /// <summary>
+    /// The config with the model's dimensions, as PEFT writes it after get_peft_model. task_type is always written:
+    /// without it PEFT loads a plain PeftModel, which never feeds the virtual tokens in.
+    /// </summary>
     public override AdapterConfig ForSave(AdapterRecord record, bool forResume) =>
-        Encoder(record).Config with { BaseModelNameOrPath = BaseModelNameOrPath, InferenceMode = InferenceMode };
+        Encoder(record).Config with { BaseModelNameOrPath = BaseModelNameOrPath, InferenceMode = InferenceMode, TaskType = TaskType ?? "CAUSAL_LM" };
 
     /// <summary>
     /// prompt_embeddings = the prefix as every layer sees it (the projection folded away, as PEFT saves it); a resume

@@ -108,9 +108,12 @@ public sealed record PromptTuningConfig : PromptLearningConfig
         return Enumerable.Repeat(ids, reps).SelectMany(x => x).Take(length).ToList();
     }
 
-    /// <summary>The config with the model's dimensions, as PEFT writes it after get_peft_model.</summary>
+    /// <summary>
+    /// The config with the model's dimensions, as PEFT writes it after get_peft_model. task_type is always written:
+    /// without it PEFT loads a plain PeftModel, which never feeds the virtual tokens in.
+    /// </summary>
     public override AdapterConfig ForSave(AdapterRecord record, bool forResume) =>
-        Attached<PromptEmbedding>(record).Config with { BaseModelNameOrPath = BaseModelNameOrPath, InferenceMode = InferenceMode };
+        Attached<PromptEmbedding>(record).Config with { BaseModelNameOrPath = BaseModelNameOrPath, InferenceMode = InferenceMode, TaskType = TaskType ?? "CAUSAL_LM" };
 
     public override IDictionary<string, Tensor> SavedTensors(AdapterRecord record, IDictionary<string, Tensor> byKey, bool forResume) =>
         new Dictionary<string, Tensor> { [SavedKey] = Attached<PromptEmbedding>(record).Weight };
