@@ -105,6 +105,20 @@ public class PromptTuningTests
     }
 
     [Fact]
+    public void Saved_config_always_names_the_task_PEFT_needs_to_feed_the_virtual_tokens()
+    {
+        // PEFT loads a folder without task_type as a plain PeftModel, which ignores prompt tuning's virtual tokens.
+        foreach (var config in new Adapters.PromptLearningConfig[]
+            { new PromptTuningConfig { NumVirtualTokens = 2, TaskType = null }, new PeftSharp.Adapters.PrefixTuning.PrefixTuningConfig { NumVirtualTokens = 2, TaskType = null } })
+        {
+            var peft = PeftModel.Create(Tiny(seed: 2), config, seed: 1);
+            using var dir = Fixtures.NewTempDir();
+            AdapterFolder.Save(peft, dir.Path);
+            Assert.Equal("CAUSAL_LM", (string?)PromptLearningTestKit.ConfigJson(dir.Path)["task_type"]);
+        }
+    }
+
+    [Fact]
     public void Reports_describe_and_refuse_merging()
     {
         var model = Tiny(seed: 8);
