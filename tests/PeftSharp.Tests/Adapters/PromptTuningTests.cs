@@ -108,7 +108,7 @@ public class PromptTuningTests
     public void Saved_config_always_names_the_task_PEFT_needs_to_feed_the_virtual_tokens()
     {
         // PEFT loads a folder without task_type as a plain PeftModel, which ignores prompt tuning's virtual tokens.
-        foreach (var config in new Adapters.PromptLearningConfig[]
+        foreach (var config in new PeftSharp.Adapters.PromptLearningConfig[]
             { new PromptTuningConfig { NumVirtualTokens = 2, TaskType = null }, new PeftSharp.Adapters.PrefixTuning.PrefixTuningConfig { NumVirtualTokens = 2, TaskType = null } })
         {
             var peft = PeftModel.Create(Tiny(seed: 2), config, seed: 1);
