@@ -298,7 +298,8 @@ public class FusedFunctionTests
         (float Loss, Dictionary<string, Tensor> Grads) Train(bool fused, ScalarType dtype)
         {
             using var _ = FastPaths.All(fused);
-            var model = TinyModels.Random(TinyModels.Config(), seed: 21, dtype);
+            // Heads wide enough for the blockwise attention path (FastPaths.BlockwiseAttentionMinHeadDim).
+            var model = TinyModels.Random(TinyModels.Config() with { HeadDim = 32 }, seed: 21, dtype);
             PeftModel.Create(model, new LoraConfig { R = 4, LoraAlpha = 8, TargetRegex = LoraConfig.AllLinear, InitLoraWeights = "false" }, seed: 3);
             model.model.GradientCheckpointing = checkpointing;
             var loss = LoraTestKit.Loss(model, LoraTestKit.Ids());

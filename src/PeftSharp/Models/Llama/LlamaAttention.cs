@@ -52,7 +52,7 @@ public sealed class LlamaAttention : nn.Module, IPrefixHost
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         var prefix = Prefixes.SingleRunning();
-        if (cache is null && t > 1 && FastPaths.BlockwiseAttention && prefix is null)
+        if (cache is null && t > 1 && FastPaths.BlockwiseAttention && headDim >= FastPaths.BlockwiseAttentionMinHeadDim && prefix is null)
         {
             // Whole sequences (training, its checkpointed recomputation, scoring): our blockwise attention, faster than
             // SDPA's CPU kernel and with K/V never repeated per head. Decoding with a KV cache keeps SDPA.
