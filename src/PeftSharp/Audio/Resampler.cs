@@ -4,9 +4,11 @@ namespace PeftSharp.Audio;
 /// Band-limited resampling between any two rates (Whisper wants 16 kHz). The filter is a Kaiser-windowed sinc
 /// (beta 14.77, 32 zero crossings each side, cutoff 0.9476 of the lower rate's Nyquist frequency: the parameters of
 /// resampy/librosa's "kaiser_best"), evaluated at each output instant from a table of 512 points per zero crossing
-/// with linear interpolation, so any ratio (not only small rational ones) is handled. Stop-band rejection is about
-/// 100 dB; the pass band is flat to ~0.95 of the lower Nyquist frequency. Downsampling scales the kernel by
-/// out/in so the output keeps the input's amplitude. Equal rates return a copy of the input unchanged.
+/// with linear interpolation, so any ratio (not only small rational ones) is handled. Measured (ResamplerTests):
+/// sines up to 6 kHz come out at 16 kHz within 2e-6 of the ideal samples, 7 kHz (0.875 of the 8 kHz
+/// Nyquist, inside the transition band) is attenuated by 2%, and 10-12 kHz tones are suppressed to ~1e-7 of their
+/// amplitude (no aliasing). Downsampling scales the kernel by out/in so the output keeps the input's amplitude.
+/// Equal rates return a copy of the input unchanged.
 /// </summary>
 public static class Resampler
 {
