@@ -1,0 +1,74 @@
+using PeftSharp.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Linear = PeftSharp.Nn.Linear;
+
+namespace PeftSharp.Models.Llama;
+
+#pragma warning disable IDE1006 // fields carry the checkpoint's names so state_dict keys equal HF keys
+
+/// <summary>
+/// HF's LlamaForSequenceClassification: the decoder stack and a bias-free <c>score</c> head (hidden -> labels) read at
+/// each sequence's last non-pad token, pooled as HF pools: the rightmost position whose id is not pad_token_id.
+/// With LoRA on the body the head trains in full through modules_to_save (PEFT's SEQ_CLS recipe).
+/// </summary>
+public sealed class LlamaForSequenceClassification : nn.Module
+{
+    public LlamaModel model;
+    public Linear score;
+    public LlamaConfig Config { get; }
+    /// <summary>Label names by id (config.json's id2label; LABEL_i when it has none).</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    public LlamaForSequenceClassification(LlamaConfig config, IReadOnlyList<string> labels, ScalarType dtype = ScalarType.Float32)
+        : base(nameof(LlamaForSequenceClassification))
+    {
+        config.Validate();
+        if (labels.Count < 2) throw new ConfigurationException($"a classifier needs at least 2 labels, found {labels.Count}");
+        Config = config;
+        Labels = labels;
+        model = new LlamaModel(config, dtype);
+        score = new Linear(config.HiddenSize, labels.Count, false, dtype);
+        RegisterComponents();
+    }
+
+    /// <summary>Label logits [B, labels] in fp32 (fp64 for an fp64 model).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var h = model.Forward(inputIds, attentionMask);
+        var last = LastTokenIndex(inputIds, Config.PadTokenId);
+        var pooled = h[arange(h.shape[0], device: h.device), last];
+        var logits = score.forward(pooled);
+        return (logits.dtype == ScalarType.Float64 ? logits : logits.to(ScalarType.Float32)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The index of each row's last token that is not padding (HF: argmax of position x non-pad).</summary>
+    public static Tensor LastTokenIndex(Tensor inputIds, int? padTokenId)
+    {
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        if (padTokenId is not { } pad)
+        {
+            if (b != 1) throw new ConfigurationException("the model config has no pad_token_id, so rows of a batch cannot be told apart from padding: set pad_token_id in config.json or classify one text at a time");
+            return full(new[] { 1L }, t - 1, ScalarType.Int64, inputIds.device);
+        }
+        using var scope = NewDisposeScope();
+        var positions = arange(t, ScalarType.Int64, inputIds.device).unsqueeze(0);
+        return (positions * inputIds.ne(pad).to(ScalarType.Int64)).argmax(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Label names from a config.json: id2label in id order, else LABEL_0.. for num_labels (HF's defaults).</summary>
+    public static IReadOnlyList<string> LabelsFromConfig(JsonReading j)
+    {
+        if (j.Object("id2label") is { } map)
+        {
+            var pairs = map.Root.EnumerateObject().Select(p => (Id: int.TryParse(p.Name, out var i) ? i
+                : throw new InvalidFileFormatException(j.Source, $"id2label key '{p.Name}' is not an integer id"), Name: p.Value.GetString() ?? p.Name)).OrderBy(p => p.Id).ToList();
+            if (pairs.Select((p, i) => p.Id != i).Any(bad => bad))
+                throw new InvalidFileFormatException(j.Source, $"id2label ids must be 0..{pairs.Count - 1}, found {string.Join(", ", pairs.Select(p => p.Id))}");
+            return pairs.Select(p => p.Name).ToList();
+        }
+        int n = j.Int("num_labels", 2);
+        return Enumerable.Range(0, n).Select(i => $"LABEL_{i}").ToList();
+    }
+}
