@@ -87,11 +87,8 @@ public class SoraTests
         var ranks = peft.Adapters["default"].Of<SoraLinear>().ToDictionary(x => x.Path, x => x.Adapter.LiveRanks().Length);
         using var tmp = Fixtures.NewTempDir();
         var notes = new List<string>();
-        var previous = PeftSharp.Diagnostics.InfoHandler;
-        PeftSharp.Diagnostics.InfoHandler = notes.Add;
         (Tensor Before, Tensor After, PeftModel Loaded) r;
-        try { r = SaveAndReload(peft, () => Tiny(), tmp.Path); }
-        finally { PeftSharp.Diagnostics.InfoHandler = previous; }
+        using (PeftSharp.Diagnostics.RedirectInfo(notes.Add)) r = SaveAndReload(peft, () => Tiny(), tmp.Path);
 
         Assert.True(MaxDiff(r.Before, r.After) < 1e-5, $"pruned LoRA differs from the gated SoRA by {MaxDiff(r.Before, r.After)}");
         var config = Assert.IsType<LoraConfig>(r.Loaded.Adapters["default"].Config);

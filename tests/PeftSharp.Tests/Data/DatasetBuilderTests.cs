@@ -10,9 +10,7 @@ public class DatasetBuilderTests
 
     static T Quiet<T>(Func<T> f)
     {
-        var old = Diagnostics.WarningHandler;
-        Diagnostics.WarningHandler = _ => { };
-        try { return f(); } finally { Diagnostics.WarningHandler = old; }
+        using (Diagnostics.RedirectWarnings(_ => { })) return f();
     }
 
     [Fact]

@@ -26,9 +26,7 @@ public class ReaderTests
         Assert.StartsWith($"{path}:4: not a JSON object", issues.FirstLocations[1]);
 
         var warnings = new List<string>();
-        var old = Diagnostics.WarningHandler;
-        Diagnostics.WarningHandler = warnings.Add;
-        try { issues.WarnIfAny(); } finally { Diagnostics.WarningHandler = old; }
+        using (Diagnostics.RedirectWarnings(warnings.Add)) issues.WarnIfAny();
         Assert.Contains("skipped 2", Assert.Single(warnings));
     }
 

@@ -144,10 +144,7 @@ public class QuantizedLinearTests
         Tensor adapted;
         using (no_grad()) adapted = model.Forward(ids);
         var warnings = new List<string>();
-        var old = Diagnostics.WarningHandler;
-        Diagnostics.WarningHandler = warnings.Add;
-        try { peft.Merge(); }
-        finally { Diagnostics.WarningHandler = old; }
+        using (Diagnostics.RedirectWarnings(warnings.Add)) peft.Merge();
         Assert.Contains(warnings, w => w.Contains("re-quantized"));
         using var _ = no_grad();
         var merged = model.Forward(ids);

@@ -65,10 +65,7 @@ internal static class LoraTestKit
     public static List<string> CaptureWarnings(Action action)
     {
         var warnings = new List<string>();
-        var previous = PeftSharp.Diagnostics.WarningHandler;
-        PeftSharp.Diagnostics.WarningHandler = warnings.Add;
-        try { action(); }
-        finally { PeftSharp.Diagnostics.WarningHandler = previous; }
+        using (PeftSharp.Diagnostics.RedirectWarnings(warnings.Add)) action();
         return warnings;
     }
 

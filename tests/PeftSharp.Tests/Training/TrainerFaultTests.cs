@@ -44,41 +44,25 @@ public class TrainerFaultTests
     public void A_non_finite_step_is_skipped_warned_and_counted_and_training_goes_on()
     {
         var warnings = new List<string>();
-        var old = Diagnostics.WarningHandler;
-        Diagnostics.WarningHandler = warnings.Add;
-        try
-        {
-            var (trainer, dir, peft) = Setup(new HashSet<int> { 2, 5 }, maxBad: 3, steps: 6);
-            using var _ = dir;
-            var result = trainer.Run(TestContext.Current.CancellationToken);
-            Assert.Equal(6, result.Steps);
-            Assert.Equal(2, result.SkippedSteps);
-            Assert.Equal(2, warnings.Count(w => w.Contains("non-finite")));
-            Assert.All(peft.TrainableParameters(), p => Assert.False(p.isnan().any().item<bool>()));   // skipped steps never touched the adapter
-        }
-        finally
-        {
-            Diagnostics.WarningHandler = old;
-        }
+        using var redirect = Diagnostics.RedirectWarnings(warnings.Add);
+        var (trainer, dir, peft) = Setup(new HashSet<int> { 2, 5 }, maxBad: 3, steps: 6);
+        using var _ = dir;
+        var result = trainer.Run(TestContext.Current.CancellationToken);
+        Assert.Equal(6, result.Steps);
+        Assert.Equal(2, result.SkippedSteps);
+        Assert.Equal(2, warnings.Count(w => w.Contains("non-finite")));
+        Assert.All(peft.TrainableParameters(), p => Assert.False(p.isnan().any().item<bool>()));   // skipped steps never touched the adapter
     }
 
     [Fact]
     public void Consecutive_non_finite_steps_stop_the_run_and_keep_the_last_good_checkpoint()
     {
-        var old = Diagnostics.WarningHandler;
-        Diagnostics.WarningHandler = _ => { };
-        try
-        {
-            var (trainer, dir, _) = Setup(new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, maxBad: 3, steps: 8);
-            using var __ = dir;
-            var e = Assert.Throws<PeftSharpException>(() => trainer.Run(TestContext.Current.CancellationToken));
-            Assert.Contains("3 consecutive steps", e.Message);
-            Assert.Contains("learning rate", e.Message);
-        }
-        finally
-        {
-            Diagnostics.WarningHandler = old;
-        }
+        using var quiet = Diagnostics.RedirectWarnings(_ => { });
+        var (trainer, dir, _) = Setup(new HashSet<int> { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, maxBad: 3, steps: 8);
+        using var __ = dir;
+        var e = Assert.Throws<PeftSharpException>(() => trainer.Run(TestContext.Current.CancellationToken));
+        Assert.Contains("3 consecutive steps", e.Message);
+        Assert.Contains("learning rate", e.Message);
     }
 }
 
