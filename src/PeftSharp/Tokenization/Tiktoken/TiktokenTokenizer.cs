@@ -30,8 +30,27 @@ public sealed class TiktokenTokenizer : ITextTokenizer
 
     /// <param name="specialTokens">Special token text to id, e.g. {"&lt;|endoftext|&gt;": 50256}; null means &lt;|endoftext|&gt; after the last rank.</param>
     public TiktokenTokenizer(string path, string? pattern = null, IReadOnlyDictionary<string, int>? specialTokens = null, SpecialTokenSettings? settings = null)
+        : this(path, ReadRanks(path), pattern, specialTokens, settings) { }
+
+    /// <summary>
+    /// Numbers <paramref name="specials"/> consecutively from the count of ranks in the file, as tiktoken encodings
+    /// built in code do (e.g. OpenAI Whisper's <c>get_encoding</c>: <c>n_vocab = len(ranks)</c>, then one id per special).
+    /// </summary>
+    public static TiktokenTokenizer WithSpecialsAfterRanks(string path, IEnumerable<string> specials, string? pattern = null, SpecialTokenSettings? settings = null)
+    {
+        var ranks = ReadRanks(path);
+        var numbered = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var special in specials) numbered.Add(special, ranks.Count + numbered.Count);
+        return new TiktokenTokenizer(path, ranks, pattern, numbered, settings);
+    }
+
+    /// <summary>Number of byte-string ranks in the file (tiktoken's <c>len(mergeable_ranks)</c>).</summary>
+    public int RankCount => _ranks.Count;
+
+    private static List<(string Bytes, int Rank)> ReadRanks(string path)
     {
         if (!File.Exists(path)) throw new InvalidFileFormatException(path, "file not found");
+        var ranks = new List<(string, int)>();
         int lineNo = 0;
         foreach (var line in File.ReadLines(path))
         {
@@ -42,11 +61,21 @@ public sealed class TiktokenTokenizer : ITextTokenizer
             int rank;
             try
             {
-                bytes = Convert.FromBase64String(parts[0]);
+                // A token of padding only ("=") is the empty byte string, as Python's b64decode reads it
+                // (Whisper's multilingual.tiktoken ends with one).
+                bytes = parts[0].TrimEnd('=').Length == 0 ? [] : Convert.FromBase64String(parts[0]);
                 rank = parts.Length == 2 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : throw new FormatException();
             }
             catch (FormatException e) { throw new InvalidFileFormatException(path, $"line {lineNo}: expected \"<base64 token> <rank>\"", e); }
-            string key = Encoding.Latin1.GetString(bytes);
+            ranks.Add((Encoding.Latin1.GetString(bytes), rank));
+        }
+        return ranks;
+    }
+
+    private TiktokenTokenizer(string path, List<(string Bytes, int Rank)> ranks, string? pattern, IReadOnlyDictionary<string, int>? specialTokens, SpecialTokenSettings? settings)
+    {
+        foreach (var (key, rank) in ranks)
+        {
             _ranks[key] = rank;
             _bytesOf[rank] = key;
         }
@@ -73,11 +102,25 @@ public sealed class TiktokenTokenizer : ITextTokenizer
         var ids = new List<int>();
         foreach (var segment in _splitter.Split(text))
         {
-            if (segment.Token is { } special) { ids.Add(special.Id); continue; }
-            for (var m = _pattern.Match(segment.Text); m.Success; m = m.NextMatch())
-                if (m.Length > 0) EncodePiece(m.Value, ids);
+            if (segment.Token is { } special) ids.Add(special.Id);
+            else EncodeOrdinary(segment.Text, ids);
         }
         return ids;
+    }
+
+    /// <summary>Encodes text with special-token text treated as ordinary text (tiktoken's encode_ordinary).</summary>
+    public IReadOnlyList<int> EncodeOrdinary(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>();
+        EncodeOrdinary(text, ids);
+        return ids;
+    }
+
+    private void EncodeOrdinary(string text, List<int> ids)
+    {
+        for (var m = _pattern.Match(text); m.Success; m = m.NextMatch())
+            if (m.Length > 0) EncodePiece(m.Value, ids);
     }
 
     private void EncodePiece(string piece, List<int> ids)
