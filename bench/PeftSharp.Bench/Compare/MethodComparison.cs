@@ -114,17 +114,27 @@ public static class MethodComparison
             rates.Count > 0 ? rates[rates.Count / 2] : double.NaN, train.Max(p => Num(p, "peak_memory_mib")), seconds, RankNote(runDir));
     }
 
-    /// <summary>The rank left after training for methods that prune ranks (AdaLoRA's rank_pattern, SoRA's pruned LoRA).</summary>
+    /// <summary>
+    /// The rank left after training for methods that prune ranks: AdaLoRA's rank_pattern (a mask per module), or a
+    /// pruned SoRA saved as LoRA (rank_pattern lists only the modules whose rank differs from r).
+    /// </summary>
     static string RankNote(string runDir)
     {
         var configFile = Path.Combine(runDir, "adapter_config.json");
         if (!File.Exists(configFile)) return "";
         using var doc = JsonDocument.Parse(File.ReadAllText(configFile));
-        if (!doc.RootElement.TryGetProperty("rank_pattern", out var rp) || rp.ValueKind != JsonValueKind.Object) return "";
-        var entries = rp.EnumerateObject().ToList();
-        if (entries.Count == 0) return "";
-        int kept = entries.Sum(e => e.Value.ValueKind == JsonValueKind.Array ? e.Value.EnumerateArray().Count(v => v.GetBoolean()) : e.Value.GetInt32());
-        return $"rank kept: {kept} over {entries.Count} modules";
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("rank_pattern", out var rp) || rp.ValueKind != JsonValueKind.Object || !rp.EnumerateObject().Any()) return "";
+        if (root.GetProperty("peft_type").GetString() == "ADALORA")
+        {
+            var masks = rp.EnumerateObject().ToList();
+            return $"rank kept: {masks.Sum(m => m.Value.EnumerateArray().Count(v => v.GetBoolean()))} of {masks.Sum(m => m.Value.GetArrayLength())}, {masks.Count} modules";
+        }
+        int r = root.GetProperty("r").GetInt32();
+        var modules = root.GetProperty("target_modules").EnumerateArray().Select(t => t.GetString()!).ToList();
+        var ranks = rp.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
+        int kept = modules.Sum(m => ranks.FirstOrDefault(kv => System.Text.RegularExpressions.Regex.IsMatch(m, $"^(?:.*\\.)?(?:{kv.Key})$")).Value is var v and > 0 ? v : r);
+        return $"rank kept: {kept} of {r * modules.Count}, {modules.Count} modules";
     }
 
     static string Markdown(List<MethodResult> results, int steps)
