@@ -33,8 +33,7 @@ public static class MethodExport
         using var mask = tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0 }, new long[] { 2, 7 });
         foreach (var (name, json) in Cases)
         {
-            var model = new LlamaForCausalLM(LlamaConfig.FromFile(Path.Combine(modelDir, "config.json")));
-            using (var src = SafeTensorsCheckpoint.Open(modelDir)) WeightLoader.Load(model, src, model.TiedKeys);
+            var model = LoadBase(modelDir);
             using var doc = JsonDocument.Parse(json);
             if (!AdapterConfigReader.PeftTypes.Contains(doc.RootElement.GetProperty("peft_type").GetString()!))
             {
@@ -49,8 +48,7 @@ public static class MethodExport
             peft.SetTraining(false);
             using var _ = no_grad();
             // What PeftSharp computes from the folder it wrote (a pruned SoRA or sliced AdaLoRA is a different object).
-            var reloaded = new LlamaForCausalLM(model.Config);
-            using (var src = SafeTensorsCheckpoint.Open(modelDir)) WeightLoader.Load(reloaded, src, reloaded.TiedKeys);
+            var reloaded = LoadBase(modelDir);
             AdapterFolder.Load(reloaded, dir);
             var logits = reloaded.Forward(ids, mask);
             var live = model.Forward(ids, mask);
@@ -60,6 +58,14 @@ public static class MethodExport
             Console.WriteLine($"{name}: wrote {dir} (saved vs live adapter: max |diff| {drift:E1})");
         }
         return 0;
+    }
+
+    static LlamaForCausalLM LoadBase(string modelDir)
+    {
+        var model = new LlamaForCausalLM(LlamaConfig.FromFile(Path.Combine(modelDir, "config.json")));
+        using var src = SafeTensorsCheckpoint.Open(modelDir);
+        WeightLoader.Load(model, src, model.TiedKeys);
+        return model;
     }
 
     /// <summary>Random adapter weights (outputs then differ from the base); every other SoRA gate zeroed so pruning shows.</summary>
