@@ -50,21 +50,7 @@ internal sealed class ModelOptions
     /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
     {
-        var quantization = new QuantizationConfig
-        {
-            LoadIn4Bit = r.GetValue(loadIn4Bit),
-            LoadIn8Bit = r.GetValue(loadIn8Bit),
-            Bnb4BitQuantType = r.GetValue(quantType)!,
-            Bnb4BitUseDoubleQuant = r.GetValue(doubleQuant),
-            Bnb4BitComputeDtype = r.GetValue(computeDtype)!,
-            LlmInt8Threshold = r.GetValue(int8Threshold),
-        };
-        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions
-        {
-            DType = r.GetValue(dtype)!,
-            TokenizerPath = r.GetValue(tokenizer),
-            Quantization = quantization.Enabled ? quantization.Validate() : null,
-        });
+        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, LoadOptions(r));
         try
         {
             var folder = r.GetValue(adapter);
@@ -75,6 +61,32 @@ internal sealed class ModelOptions
             lm.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A sequence classifier: the model's own head, or the head and adapter of --adapter (trained with task: classification).</summary>
+    public PretrainedClassifier LoadClassifier(ParseResult r) =>
+        PretrainedClassifier.Load(r.GetValue(model)!, LoadOptions(r), adapterFolder: r.GetValue(adapter));
+
+    public string ModelArgument(ParseResult r) => r.GetValue(model)!;
+
+    /// <summary>dtype, tokenizer and quantization as the options say.</summary>
+    public ModelLoadOptions LoadOptions(ParseResult r)
+    {
+        var quantization = new QuantizationConfig
+        {
+            LoadIn4Bit = r.GetValue(loadIn4Bit),
+            LoadIn8Bit = r.GetValue(loadIn8Bit),
+            Bnb4BitQuantType = r.GetValue(quantType)!,
+            Bnb4BitUseDoubleQuant = r.GetValue(doubleQuant),
+            Bnb4BitComputeDtype = r.GetValue(computeDtype)!,
+            LlmInt8Threshold = r.GetValue(int8Threshold),
+        };
+        return new ModelLoadOptions
+        {
+            DType = r.GetValue(dtype)!,
+            TokenizerPath = r.GetValue(tokenizer),
+            Quantization = quantization.Enabled ? quantization.Validate() : null,
+        };
     }
 
     public string? AdapterPath(ParseResult r) => r.GetValue(adapter);

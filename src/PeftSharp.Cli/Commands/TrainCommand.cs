@@ -5,6 +5,7 @@ using PeftSharp.Data;
 using PeftSharp.Models;
 using PeftSharp.Peft;
 using PeftSharp.Training;
+using PeftSharp.Training.Objectives;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -57,7 +58,7 @@ internal static class TrainCommand
             + (p.Step == p.TotalSteps ? "\n" : ""));
 
     /// <summary>A relative path as written, or relative to the config file's folder when that is where it exists.</summary>
-    static string Locate(string p, string configDir) =>
+    internal static string Locate(string p, string configDir) =>
         Path.IsPathRooted(p) || File.Exists(p) || Directory.Exists(p) ? p
         : File.Exists(Path.Combine(configDir, p)) || Directory.Exists(Path.Combine(configDir, p)) ? Path.Combine(configDir, p) : p;
 
@@ -67,6 +68,32 @@ internal static class TrainCommand
         if (Directory.Exists(c.Trainer.OutputDir) && c.Trainer.ResumeFromCheckpoint is null
             && File.Exists(Path.Combine(c.Trainer.OutputDir, CheckpointStore.LatestFile)))
             throw new ConfigurationException($"{c.Trainer.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
+        return c.Task switch
+        {
+            "classification" => ClassifierTraining.Run(c, configDir, stdout),
+            _ => RunCausalLm(c, configDir, stdout),
+        };
+    }
+
+    /// <summary>
+    /// Runs the loop with a live progress line on a terminal (redirected output gets only the periodic log lines);
+    /// exit code 0 when at least one step was taken.
+    /// </summary>
+    internal static int RunTrainer(TrainConfig c, ITrainingObjective objective, PeftModel? peft, IBatchSource train, IBatchSource? eval,
+        IReadOnlyDictionary<string, string> extraFiles, TextWriter stdout)
+    {
+        bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var trainer = new Trainer(c.Trainer, objective, peft, train, eval, live ? new LineClearingWriter(stdout) : stdout)
+        {
+            BaseModelName = c.BaseModel,
+            ExtraFiles = extraFiles,
+            Progress = live ? ProgressLine : null,
+        };
+        return trainer.Run().Steps > 0 ? 0 : 1;
+    }
+
+    static int RunCausalLm(TrainConfig c, string configDir, TextWriter stdout)
+    {
         var baseModel = Locate(c.BaseModel, configDir);
         using var lm = PretrainedCausalLM.Load(baseModel, new ModelLoadOptions
         {
@@ -111,18 +138,8 @@ internal static class TrainCommand
             peft = PeftModel.Create(lm.Model, method.WithTokenizer(tokenizer) with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
             stdout.WriteLine(peft.TrainableReport());
         }
-        bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-        var trainer = new Trainer(c.Trainer, lm.Model, peft,
-            new DataBatchSource(train, batcher),
+        return RunTrainer(c, new CausalLmObjective(lm.Model, c.Trainer.ChunkedLoss), peft, new DataBatchSource(train, batcher),
             eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null,
-            live ? new LineClearingWriter(stdout) : stdout)
-        {
-            BaseModelName = c.BaseModel,
-            ExtraFiles = lm.TokenizerFiles(),
-            // A live line on a terminal; redirected output gets only the periodic log lines.
-            Progress = live ? ProgressLine : null,
-        };
-        var result = trainer.Run();
-        return result.Steps > 0 ? 0 : 1;
+            lm.TokenizerFiles(), stdout);
     }
 }

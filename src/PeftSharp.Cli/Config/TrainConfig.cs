@@ -16,6 +16,15 @@ public sealed record TrainConfig(
     TrainerOptions Trainer,
     bool GroupByLength)
 {
+    /// <summary>causal_lm (SFT / pre-training), classification (a score head over the decoder), or asr (Whisper).</summary>
+    public string Task { get; init; } = "causal_lm";
+    /// <summary>Classification: label names in id order (null: from the data).</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+    /// <summary>Classification: none, balanced, or one weight per label ("1.0,2.5").</summary>
+    public string? ClassWeights { get; init; }
+
+    public static readonly string[] Tasks = { "causal_lm", "classification", "asr" };
+
     public static TrainConfig Read(ConfigSection c)
     {
         var baseModel = c.String("base_model") ?? throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id)");
@@ -73,8 +82,18 @@ public sealed record TrainConfig(
             ResumeFromCheckpoint = c.String("resume_from_checkpoint"),
         }.Validate();
         var method = adapter is "none" or "full" ? null : AdapterSections.Read(adapter, c);
+        var task = (c.String("task") ?? "causal_lm").ToLowerInvariant();
+        if (!Tasks.Contains(task)) throw c.Error("task", $"must be one of {string.Join(", ", Tasks)}, found '{task}'");
+        var classWeights = c.Strings("class_weights") is { } cw ? string.Join(",", cw) : null;
+        if (task != "classification" && (c.Has("labels") || classWeights is not null))
+            throw c.Error(c.Has("labels") ? "labels" : "class_weights", "applies to task: classification only");
         var config = new TrainConfig(baseModel, c.String("tokenizer"), c.String("dtype") ?? "auto",
-            quant.Enabled ? quant.Validate() : null, method, datasets, trainer, c.Bool("group_by_length") ?? false);
+            quant.Enabled ? quant.Validate() : null, method, datasets, trainer, c.Bool("group_by_length") ?? false)
+        {
+            Task = task,
+            Labels = c.Strings("labels"),
+            ClassWeights = classWeights,
+        };
         c.EnsureAllRead();
         return config;
     }
@@ -88,6 +107,7 @@ public sealed record TrainConfig(
             Type = d.String("type"),
             Format = d.String("format") ?? defaults.Format,
             TextField = d.String("text_field") ?? defaults.TextField,
+            LabelField = d.String("label_field") ?? defaults.LabelField,
             InstructionField = d.String("instruction_field") ?? defaults.InstructionField,
             InputField = d.String("input_field") ?? defaults.InputField,
             OutputField = d.String("output_field") ?? defaults.OutputField,

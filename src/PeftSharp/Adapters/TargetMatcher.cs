@@ -57,6 +57,8 @@ public static class TargetMatcher
                 ? m.Module is Linear && m.Name != outputHeadName && !m.Name.EndsWith("." + outputHeadName, StringComparison.Ordinal)
                 : NameMatches(m.Name, config.TargetModules, config.TargetRegex))
             .Where(m => !NameMatches(m.Name, config.ExcludeModules, config.ExcludeRegex))
+            // A module trained in full (a classifier's score head) gets no adapter: its copy is what trains.
+            .Where(m => !NameMatches(m.Name, config.ModulesToSave, null))
             .Where(m => config.LayersToTransform is null || (LayerIndex(m.Name, config.LayersPattern) is { } i && config.LayersToTransform.Contains(i)))
             .ToList();
         if (config.TargetModules is { } names && !allLinear)

@@ -15,6 +15,8 @@ public sealed record DatasetConfig
     /// <summary>text | alpaca | messages | prompt_completion | auto.</summary>
     [JsonPropertyName("format")] public string Format { get; init; } = "auto";
     [JsonPropertyName("text_field")] public string TextField { get; init; } = "text";
+    /// <summary>Classification data: the column holding each text's label (a name, or an integer id).</summary>
+    [JsonPropertyName("label_field")] public string LabelField { get; init; } = "label";
     [JsonPropertyName("instruction_field")] public string InstructionField { get; init; } = "instruction";
     [JsonPropertyName("input_field")] public string InputField { get; init; } = "input";
     [JsonPropertyName("output_field")] public string OutputField { get; init; } = "output";

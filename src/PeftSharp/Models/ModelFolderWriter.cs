@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using PeftSharp.IO.SafeTensors;
 using PeftSharp.Models.Llama;
 using PeftSharp.Nn;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Models;
@@ -20,6 +21,21 @@ public static class ModelFolderWriter
     public static void Save(LlamaForCausalLM model, string outDir, IReadOnlyDictionary<string, string>? extraFiles = null,
         long maxShardBytes = 5L << 30, bool overwrite = false)
     {
+        var config = model.Config with { TorchDtype = DTypeName(model.DType) };
+        var gen = new JsonObject();
+        if (config.BosTokenId is { } b) gen["bos_token_id"] = b;
+        if (config.EosTokenIds.Count == 1) gen["eos_token_id"] = config.EosTokenIds[0];
+        else if (config.EosTokenIds.Count > 1) gen["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(e => (JsonNode)e).ToArray());
+        Save(model, model.TiedKeys, config.ToJson(), gen, outDir, extraFiles, maxShardBytes, overwrite);
+    }
+
+    /// <summary>
+    /// Any model as a Hugging Face folder: its config.json (and generation_config.json when given), its state_dict
+    /// less the tied keys as safetensors shards, and the extra files.
+    /// </summary>
+    public static void Save(nn.Module model, IReadOnlySet<string> tiedKeys, JsonObject config, JsonObject? generationConfig, string outDir,
+        IReadOnlyDictionary<string, string>? extraFiles = null, long maxShardBytes = 5L << 30, bool overwrite = false)
+    {
         var full = Path.GetFullPath(outDir);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !overwrite)
             throw new PeftSharpException($"{full} already exists and is not empty: choose a new output folder or remove it first");
@@ -30,14 +46,9 @@ public static class ModelFolderWriter
         Directory.CreateDirectory(tmp);
         try
         {
-            var config = model.Config with { TorchDtype = DTypeName(model.DType) };
-            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJson().ToJsonString(Indented));
-            var gen = new JsonObject();
-            if (config.BosTokenId is { } b) gen["bos_token_id"] = b;
-            if (config.EosTokenIds.Count == 1) gen["eos_token_id"] = config.EosTokenIds[0];
-            else if (config.EosTokenIds.Count > 1) gen["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(e => (JsonNode)e).ToArray());
-            File.WriteAllText(Path.Combine(tmp, "generation_config.json"), gen.ToJsonString(Indented));
-            var tensors = CheckpointTensors(model).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
+            if (generationConfig is not null) File.WriteAllText(Path.Combine(tmp, "generation_config.json"), generationConfig.ToJsonString(Indented));
+            var tensors = CheckpointTensors(model, tiedKeys).OrderBy(kv => kv.Key, StringComparer.Ordinal);
             ShardedSafeTensorsWriter.Write(tmp, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
             // Read + write rather than File.Copy: a copy would inherit read-only modes of the source.
             foreach (var (name, source) in extraFiles ?? new Dictionary<string, string>())
@@ -52,13 +63,14 @@ public static class ModelFolderWriter
         }
     }
 
+    public static IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors(LlamaForCausalLM model) => CheckpointTensors(model, model.TiedKeys);
+
     /// <summary>
-    /// The tensors a checkpoint of <paramref name="model"/> holds: its state_dict without the tied head, with each
+    /// The tensors a checkpoint of <paramref name="model"/> holds: its state_dict without the tied keys, with each
     /// quantized Linear written in bitsandbytes' layout (packed weight, absmax, quant_map, quant_state...).
     /// </summary>
-    public static IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors(LlamaForCausalLM model)
+    public static IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors(nn.Module model, IReadOnlySet<string> tied)
     {
-        var tied = model.TiedKeys;
         var quantized = model.named_modules().Where(m => m.module is Linear { Quantized: not null })
             .ToDictionary(m => m.name + ".weight", m => (m.name, ((Linear)m.module).Quantized!));
         foreach (var (key, t) in model.state_dict())

@@ -48,19 +48,7 @@ public sealed class PretrainedCausalLM : IDisposable
         options ??= new ModelLoadOptions();
         TorchRuntime.EnsureInitialized();
         var location = ModelLocator.Resolve(model);
-        LlamaConfig config;
-        ITensorSource source;
-        if (location.Format == ModelFormat.LlamaC)
-        {
-            var ckpt = LlamaCCheckpoint.Open(location.Path);
-            config = LlamaCImport.ConfigFrom(ckpt.Header);
-            source = ckpt;
-        }
-        else
-        {
-            config = LlamaConfig.FromFile(Path.Combine(location.Path, "config.json"));
-            source = SafeTensorsCheckpoint.Open(location.Path);
-        }
+        var (config, source) = OpenCheckpoint(location);
         using (source)
         {
             var dtype = ResolveDType(options.DType, config.TorchDtype);
@@ -75,17 +63,30 @@ public sealed class PretrainedCausalLM : IDisposable
         }
     }
 
+    /// <summary>The config and the weights of a located checkpoint (llama2.c file or HF safetensors folder).</summary>
+    internal static (LlamaConfig Config, ITensorSource Source) OpenCheckpoint(ModelLocation location)
+    {
+        if (location.Format == ModelFormat.LlamaC)
+        {
+            var ckpt = LlamaCCheckpoint.Open(location.Path);
+            return (LlamaCImport.ConfigFrom(ckpt.Header), ckpt);
+        }
+        return (LlamaConfig.FromFile(Path.Combine(location.Path, "config.json")), SafeTensorsCheckpoint.Open(location.Path));
+    }
+
     /// <summary>
     /// The files the tokenizer was read from, keyed by the name they take in a saved model folder (a llama2.c
     /// tokenizer such as tok512.bin becomes tokenizer.bin, plus a tokenizer.json and tokenizer_config.json written
     /// from it, so the saved folder works with Hugging Face tooling too).
     /// </summary>
-    public IReadOnlyDictionary<string, string> TokenizerFiles()
+    public IReadOnlyDictionary<string, string> TokenizerFiles() => TokenizerFilesFor(Location, Tokenizer, tokenizerFiles);
+
+    internal static IReadOnlyDictionary<string, string> TokenizerFilesFor(ModelLocation location, ITextTokenizer? tokenizer, IReadOnlyList<string> tokenizerFiles)
     {
-        if (Location.Format != ModelFormat.LlamaC)
+        if (location.Format != ModelFormat.LlamaC)
             return tokenizerFiles.ToDictionary(f => Path.GetFileName(f), f => f);
         var files = tokenizerFiles.ToDictionary(f => f.EndsWith(".bin", StringComparison.Ordinal) ? "tokenizer.bin" : Path.GetFileName(f), f => f);
-        if (Tokenizer is Tokenization.Llama2c.Llama2cTokenizer l2c)
+        if (tokenizer is Tokenization.Llama2c.Llama2cTokenizer l2c)
         {
             var dir = Path.Combine(Path.GetTempPath(), $"peftsharp-tokenizer-{Environment.ProcessId}-{Guid.NewGuid():N}");
             Directory.CreateDirectory(dir);
@@ -98,7 +99,11 @@ public sealed class PretrainedCausalLM : IDisposable
 
     static readonly string[] TokenizerFileNames = { "tokenizer.json", "tokenizer.model", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json" };
 
-    static (ITextTokenizer?, IReadOnlyList<string>) LoadTokenizer(ModelLocation location, string? explicitPath)
+    /// <summary>Just the tokenizer a model would load with (e.g. to read data before the model is built).</summary>
+    public static ITextTokenizer? LoadTokenizer(string model, string? tokenizerPath = null) =>
+        LoadTokenizer(ModelLocator.Resolve(model), tokenizerPath).Item1;
+
+    internal static (ITextTokenizer?, IReadOnlyList<string>) LoadTokenizer(ModelLocation location, string? explicitPath)
     {
         if (explicitPath is not null)
             return Directory.Exists(explicitPath)

@@ -8,7 +8,7 @@ namespace PeftSharp.Training;
 public sealed record MetricPoint(int Step, double Epoch, string Split, double Loss, double? LearningRate = null,
     double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null,
     [property: System.Text.Json.Serialization.JsonPropertyName("peak_memory_mib")] double? PeakMemoryMiB = null,
-    IReadOnlyDictionary<string, double>? Method = null);
+    IReadOnlyDictionary<string, double>? Method = null, IReadOnlyDictionary<string, double>? Metrics = null);
 
 /// <summary>
 /// Where training metrics go: metrics.jsonl (one JSON object per line, flushed as written), TensorBoard event files
@@ -55,6 +55,7 @@ public sealed class MetricsLog : IDisposable
         Scalar("perplexity", p.Perplexity);
         Scalar("tokens_per_second", p.TokensPerSecond);
         foreach (var (name, value) in p.Method ?? new Dictionary<string, double>()) Scalar(name, value);
+        foreach (var (name, value) in p.Metrics ?? new Dictionary<string, double>()) Scalar(name, value);
     }
 
     public static string Format(MetricPoint p)
@@ -68,6 +69,7 @@ public sealed class MetricsLog : IDisposable
         if (p.TokensPerSecond is { } t) b.Append(inv, $" {t:F0} tok/s");
         if (p.PeakMemoryMiB is { } m) b.Append(inv, $" peak {m:F0} MiB");
         foreach (var (name, value) in p.Method ?? new Dictionary<string, double>()) b.Append(inv, $" {name} {value:G4}");
+        foreach (var (name, value) in p.Metrics ?? new Dictionary<string, double>()) b.Append(inv, $" {name} {value:F4}");
         return b.ToString();
     }
 

@@ -3,6 +3,8 @@ using PeftSharp.Models;
 using PeftSharp.Models.Llama;
 using PeftSharp.Peft;
 using PeftSharp.Training.Optimization;
+using PeftSharp.Training.Objectives;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -11,10 +13,14 @@ namespace PeftSharp.Training;
 /// <summary>Where a run is after a step: for progress displays.</summary>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, string Eta, double PeakMemoryMiB);
 
-public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? FinalEvalPerplexity, string OutputDir, bool StoppedEarly, int SkippedSteps, TimeSpan Elapsed);
+public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? FinalEvalPerplexity, string OutputDir, bool StoppedEarly, int SkippedSteps, TimeSpan Elapsed)
+{
+    /// <summary>The objective's metrics at the final evaluation (perplexity, accuracy, macro F1, WER, ...).</summary>
+    public IReadOnlyDictionary<string, double>? FinalEvalMetrics { get; init; }
+}
 
 /// <summary>
-/// The supervised fine-tuning loop: micro-batches with gradient accumulation (every predicted token weighs the
+/// The supervised fine-tuning loop, for any <see cref="ITrainingObjective"/> (causal LM, classification, speech): micro-batches with gradient accumulation (every predicted token weighs the
 /// same across the accumulated batch), clipping, AdamW variants, a learning-rate schedule, periodic evaluation,
 /// early stopping, non-finite loss handling, atomic checkpoints and exact resume. With an adapter only the adapter
 /// trains; without one (full fine-tuning) every parameter does.
@@ -22,7 +28,8 @@ public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? Fi
 public sealed class Trainer
 {
     readonly TrainerOptions o;
-    readonly LlamaForCausalLM model;
+    readonly ITrainingObjective objective;
+    readonly nn.Module model;
     readonly PeftModel? peft;
     readonly IBatchSource train;
     readonly IBatchSource? eval;
@@ -34,10 +41,15 @@ public sealed class Trainer
     /// <summary>Files copied into every saved model/adapter folder (e.g. tokenizer files), name -> source path.</summary>
     public IReadOnlyDictionary<string, string>? ExtraFiles { get; init; }
 
+    /// <summary>Causal-LM fine-tuning (SFT, continued pre-training) of a decoder-only model.</summary>
     public Trainer(TrainerOptions options, LlamaForCausalLM model, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
+        : this(options, new CausalLmObjective(model, options.ChunkedLoss), peft, train, eval, log) { }
+
+    public Trainer(TrainerOptions options, ITrainingObjective objective, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
     {
         o = options.Validate();
-        this.model = model;
+        this.objective = objective;
+        model = objective.Model;
         this.peft = peft;
         this.train = train;
         this.eval = eval;
@@ -93,17 +105,17 @@ public sealed class Trainer
         var earlier = resumeFrom is null ? new List<MetricPoint>() : MetricsLog.Read(Path.Combine(o.OutputDir, "metrics.jsonl")).Where(p => p.Step <= state.GlobalStep).ToList();
         using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard);
         foreach (var p in earlier) metrics.Log(p, toTensorBoard: false);
-        model.model.GradientCheckpointing = o.GradientCheckpointing;
+        objective.GradientCheckpointing = o.GradientCheckpointing;
         peft?.ActiveTraining?.Begin(totalSteps);
         SetTraining(true);
         log.WriteLine($"training {parameters.Sum(p => p.Item2.numel()):N0} parameters for {totalSteps} steps ({train.BatchesPerEpoch} micro-batches per epoch, accumulation {o.GradientAccumulationSteps}), optimizer {optimizer.TypeName}");
 
         // The base model's eval loss, so the run reports how far training moved it.
-        (double Loss, double Ppl)? initialEval = null;
+        EvalResult? initialEval = null;
         if (eval is not null && state.GlobalStep == 0)
         {
             initialEval = Evaluate();
-            state = RecordEval(state, initialEval.Value, metrics, out _);
+            state = RecordEval(state, initialEval, metrics, out _);
         }
         int consecutiveBad = 0;
         bool stoppedEarly = false;
@@ -112,7 +124,7 @@ public sealed class Trainer
         var windowWatch = Stopwatch.StartNew();
         double lastGradNorm = 0;
         var group = new List<TrainingBatch>();
-        (double Loss, double Ppl)? lastEval = null;
+        EvalResult? lastEval = null;
 
         bool Done() => state.GlobalStep >= totalSteps || stoppedEarly || cancel.IsCancellationRequested;
 
@@ -155,7 +167,7 @@ public sealed class Trainer
             if (eval is not null && o.EvalSteps > 0 && state.GlobalStep % o.EvalSteps == 0 && state.GlobalStep < totalSteps)
             {
                 lastEval = Evaluate();
-                state = RecordEval(state, lastEval.Value, metrics, out stoppedEarly);
+                state = RecordEval(state, lastEval, metrics, out stoppedEarly);
             }
             if (o.SaveSteps > 0 && state.GlobalStep % o.SaveSteps == 0 && state.GlobalStep < totalSteps)
                 SaveCheckpoint(store, state, optimizer);
@@ -185,18 +197,26 @@ public sealed class Trainer
         if (eval is not null)
         {
             lastEval = Evaluate();
-            state = RecordEval(state, lastEval.Value, metrics, out _);
+            state = RecordEval(state, lastEval, metrics, out _);
         }
         SaveCheckpoint(store, state, optimizer);
         SaveFinal();
         LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
-        var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Ppl, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed);
+        var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Perplexity, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed)
+        {
+            FinalEvalMetrics = lastEval?.Metrics,
+        };
         log.WriteLine($"done: {result.Steps} steps in {watch.Elapsed.TotalSeconds:F0} s" +
-            (lastEval is { } e ? $", eval loss {e.Loss:F4}, perplexity {e.Ppl:F2}" : "") +
-            (initialEval is { } i && lastEval is { } f ? $" (before training {i.Ppl:F2}: {100 * (f.Ppl / i.Ppl - 1):+0.0;-0.0}%)" : "") +
+            (lastEval is { } e ? $", eval loss {e.Loss:F4}" + string.Concat(e.Metrics.Select(m => $", {m.Key} {m.Value:F4}")) : "") +
+            (initialEval is { } i && lastEval is { } f ? BeforeAfter(i, f) : "") +
             $"; saved to {Path.GetFullPath(o.OutputDir)}");
         return result;
     }
+
+    /// <summary>How far training moved the headline metric: perplexity for language models, else the eval loss.</summary>
+    static string BeforeAfter(EvalResult before, EvalResult after) =>
+        before.Perplexity is { } i && after.Perplexity is { } f ? $" (before training {i:F2}: {100 * (f / i - 1):+0.0;-0.0}%)"
+        : $" (before training: eval loss {before.Loss:F4}" + string.Concat(before.Metrics.Select(m => $", {m.Key} {m.Value:F4}")) + ")";
 
     void SetTraining(bool training)
     {
@@ -217,8 +237,8 @@ public sealed class Trainer
     /// <summary>Forward/backward over one accumulation group, then clip and step. Returns false for a non-finite step.</summary>
     (double Loss, long Predicted, long Tokens, bool Ok) AccumulationStep(List<TrainingBatch> batches, ITrainingOptimizer optimizer, LrSchedule schedule, int step, ref double gradNorm)
     {
-        long predicted = batches.Sum(b => PredictedTokens(b.Labels));
-        long tokens = batches.Sum(b => b.AttentionMask is { } m ? m.sum().item<long>() : b.InputIds.numel());
+        long predicted = batches.Sum(objective.Targets);
+        long tokens = batches.Sum(objective.Tokens);
         double lossSum = 0;
         bool finite = true;
         var method = peft?.ActiveTraining;
@@ -226,7 +246,7 @@ public sealed class Trainer
         foreach (var b in batches)
         {
             using var scope = NewDisposeScope();
-            var (sum, _) = BatchLoss(b);
+            var sum = objective.Loss(b);
             double value = sum.item<float>();
             if (!double.IsFinite(value))
             {
@@ -259,39 +279,21 @@ public sealed class Trainer
         return (lossSum, predicted, tokens, true);
     }
 
-    /// <summary>
-    /// The summed loss of a batch: from hidden states in chunks when the head is a plain dense layer (no adapter, not
-    /// quantized), else from the full logits.
-    /// </summary>
-    (Tensor Sum, long Tokens) BatchLoss(TrainingBatch b)
-    {
-        var mask = b.SequenceIds is null ? b.AttentionMask : null;
-        var head = model.lm_head;
-        if (o.ChunkedLoss && head.Adapters.All.Count == 0 && head.Quantized is null && head.bias is null)
-        {
-            var hidden = model.model.Forward(b.InputIds, mask, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
-            return ChunkedCausalLmLoss.Compute(hidden, head.weight, b.Labels);
-        }
-        var logits = model.Forward(b.InputIds, mask, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
-        return CausalLmLoss.Compute(logits, b.Labels);
-    }
-
-    static long PredictedTokens(Tensor labels) => labels.narrow(1, 1, labels.shape[1] - 1).ne(CausalLmLoss.IgnoreIndex).sum().item<long>();
-
-    /// <summary>Token-weighted mean loss over the eval set, and its perplexity.</summary>
-    public (double Loss, double Perplexity) Evaluate()
+    /// <summary>Target-weighted mean loss over the eval set, and the objective's metrics (perplexity, accuracy, ...).</summary>
+    public EvalResult Evaluate()
     {
         if (eval is null) throw new InvalidOperationException("no eval set");
         bool wasTraining = peft?.Training ?? true;
         SetTraining(false);
-        var (loss, ppl, _) = DatasetLoss.Compute(model, eval);
+        var result = objective.Evaluate(eval);
         SetTraining(wasTraining);
-        return (loss, ppl);
+        return result;
     }
 
-    TrainerState RecordEval(TrainerState state, (double Loss, double Ppl) e, MetricsLog metrics, out bool stop)
+    TrainerState RecordEval(TrainerState state, EvalResult e, MetricsLog metrics, out bool stop)
     {
-        var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "eval", e.Loss, Perplexity: e.Ppl);
+        var others = e.Metrics.Where(m => m.Key != "perplexity").ToDictionary(m => m.Key, m => m.Value);
+        var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "eval", e.Loss, Perplexity: e.Perplexity, Metrics: others.Count > 0 ? others : null);
         metrics.Log(point);
         log.WriteLine(MetricsLog.Format(point));
         bool improved = state.BestEvalLoss is not { } best || e.Loss < best;
@@ -322,8 +324,12 @@ public sealed class Trainer
 
     void SaveWeights(string dir)
     {
-        if (peft is not null) AdapterFolder.Save(peft, dir, BaseModelName, forResume: true);
-        else ModelFolderWriter.Save(model, Path.Combine(dir, "model"), ExtraFiles);
+        if (peft is not null)
+        {
+            AdapterFolder.Save(peft, dir, BaseModelName, forResume: true);
+            WriteAdapterFolderFiles(dir);
+        }
+        else objective.SaveModel(Path.Combine(dir, "model"), ExtraFiles, overwrite: false);
     }
 
     /// <summary>The final adapter (or model) at the root of output_dir, where `--adapter output_dir` finds it.</summary>
@@ -334,8 +340,15 @@ public sealed class Trainer
             AdapterFolder.Save(peft, o.OutputDir, BaseModelName);
             foreach (var (name, source) in ExtraFiles ?? new Dictionary<string, string>())
                 IO.AtomicFile.WriteAllBytes(Path.Combine(o.OutputDir, name), File.ReadAllBytes(source));
+            WriteAdapterFolderFiles(o.OutputDir);
         }
-        else ModelFolderWriter.Save(model, Path.Combine(o.OutputDir, "model"), ExtraFiles, overwrite: true);
+        else objective.SaveModel(Path.Combine(o.OutputDir, "model"), ExtraFiles, overwrite: true);
+    }
+
+    void WriteAdapterFolderFiles(string dir)
+    {
+        foreach (var (name, contents) in objective.AdapterFolderFiles)
+            IO.AtomicFile.WriteAllBytes(Path.Combine(dir, name), System.Text.Encoding.UTF8.GetBytes(contents));
     }
 
     TrainerState LoadCheckpoint(string dir, ITrainingOptimizer optimizer)
@@ -346,11 +359,7 @@ public sealed class Trainer
             var name = peft.ActiveAdapter ?? throw new PeftSharpException("no active adapter to resume into");
             AdapterFolder.LoadWeights(peft, name, dir);
         }
-        else
-        {
-            using var src = IO.SafeTensors.SafeTensorsCheckpoint.Open(Path.Combine(dir, "model"));
-            WeightLoader.Load(model, src, model.TiedKeys);
-        }
+        else objective.LoadModel(Path.Combine(dir, "model"));
         OptimizerCheckpoint.Load(Path.Combine(dir, OptimizerFile), optimizer);
         using (var rng = IO.SafeTensors.SafeTensorsFile.Open(Path.Combine(dir, RngFile)))
         using (var t = rng.Load("cpu"))

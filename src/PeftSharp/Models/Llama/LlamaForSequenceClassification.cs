@@ -32,12 +32,16 @@ public sealed class LlamaForSequenceClassification : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Label logits [B, labels] in fp32 (fp64 for an fp64 model).</summary>
+    /// <summary>
+    /// Label logits [B, labels] in fp32 (fp64 for an fp64 model). With an attention mask the pooled token is each
+    /// row's last unmasked one (the same token HF picks whenever padding is exactly what the mask hides, and right
+    /// even when the pad id also occurs in the text); without one, HF's pad-id rule.
+    /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         var h = model.Forward(inputIds, attentionMask);
-        var last = LastTokenIndex(inputIds, Config.PadTokenId);
+        var last = attentionMask is null ? LastTokenIndex(inputIds, Config.PadTokenId) : LastUnmaskedIndex(attentionMask);
         var pooled = h[arange(h.shape[0], device: h.device), last];
         var logits = score.forward(pooled);
         return (logits.dtype == ScalarType.Float64 ? logits : logits.to(ScalarType.Float32)).MoveToOuterDisposeScope();
@@ -55,6 +59,14 @@ public sealed class LlamaForSequenceClassification : nn.Module
         using var scope = NewDisposeScope();
         var positions = arange(t, ScalarType.Int64, inputIds.device).unsqueeze(0);
         return (positions * inputIds.ne(pad).to(ScalarType.Int64)).argmax(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The index of each row's last position the mask keeps.</summary>
+    public static Tensor LastUnmaskedIndex(Tensor attentionMask)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(attentionMask.shape[1], ScalarType.Int64, attentionMask.device).unsqueeze(0);
+        return (positions * attentionMask.ne(0).to(ScalarType.Int64)).argmax(-1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Label names from a config.json: id2label in id order, else LABEL_0.. for num_labels (HF's defaults).</summary>

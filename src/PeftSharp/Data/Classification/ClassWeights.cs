@@ -1,0 +1,29 @@
+using System.Globalization;
+
+namespace PeftSharp.Data.Classification;
+
+/// <summary>Per-class loss weights for imbalanced data: none, "balanced" (scikit-learn's n / (k * count_c)), or given.</summary>
+public static class ClassWeights
+{
+    /// <summary>Null when <paramref name="setting"/> is null or "none".</summary>
+    public static float[]? Resolve(string? setting, IReadOnlyList<int> labels, LabelMap map)
+    {
+        if (setting is null || setting.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        if (setting.Equals("balanced", StringComparison.OrdinalIgnoreCase)) return Balanced(labels, map.Count);
+        var parts = setting.Trim('[', ']').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var weights = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out weights[i]) || !(weights[i] > 0) || !float.IsFinite(weights[i]))
+                throw new ConfigurationException($"class_weights entry '{parts[i]}' is not a positive number: use none, balanced, or one positive weight per label");
+        if (weights.Length != map.Count)
+            throw new ConfigurationException($"class_weights has {weights.Length} entries but there are {map.Count} labels ({string.Join(", ", map.Names)}): give one weight per label, in label-id order");
+        return weights;
+    }
+
+    public static float[] Balanced(IReadOnlyList<int> labels, int classes)
+    {
+        var counts = new long[classes];
+        foreach (int l in labels) counts[l]++;
+        return counts.Select(c => c == 0 ? 0f : (float)((double)labels.Count / (classes * c))).ToArray();
+    }
+}

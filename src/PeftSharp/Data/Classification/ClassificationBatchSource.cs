@@ -1,0 +1,58 @@
+using PeftSharp.Training;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Data.Classification;
+
+/// <summary>
+/// Micro-batches of texts for a classifier: right-padded ids with an attention mask, labels [B]. Training order is a
+/// seeded shuffle per epoch, so a resumed run sees the same batches; evaluation keeps file order.
+/// </summary>
+public sealed class ClassificationBatchSource : IBatchSource
+{
+    readonly IReadOnlyList<ClassificationExample> examples;
+    readonly int batchSize, padId, seed;
+    readonly bool shuffle;
+
+    public ClassificationBatchSource(IReadOnlyList<ClassificationExample> examples, int batchSize, int padId, bool shuffle, int seed = 42)
+    {
+        if (batchSize < 1) throw new ConfigurationException($"micro_batch_size must be at least 1, found {batchSize}");
+        this.examples = examples;
+        this.batchSize = batchSize;
+        this.padId = padId;
+        this.shuffle = shuffle;
+        this.seed = seed;
+    }
+
+    public int BatchesPerEpoch => (examples.Count + batchSize - 1) / batchSize;
+
+    /// <summary>Example indices in the order epoch <paramref name="epoch"/> visits them.</summary>
+    public int[] Order(int epoch)
+    {
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        if (shuffle) new Random(HashCode.Combine(seed, epoch)).Shuffle(order);
+        return order;
+    }
+
+    public IEnumerable<TrainingBatch> Epoch(int epoch)
+    {
+        var order = Order(epoch);
+        for (int start = 0; start < order.Length; start += batchSize)
+            yield return Collate(order.Skip(start).Take(batchSize).Select(i => examples[i]).ToList(), padId);
+    }
+
+    /// <summary>Right-pads a group of examples into one batch (labels -1 when the examples are unlabelled).</summary>
+    public static TrainingBatch Collate(IReadOnlyList<ClassificationExample> group, int padId)
+    {
+        int b = group.Count, t = Math.Max(1, group.Max(e => e.InputIds.Length));
+        var ids = new long[b * t];
+        var mask = new long[b * t];
+        Array.Fill(ids, padId);
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < group[r].InputIds.Length; c++)
+            {
+                ids[r * t + c] = group[r].InputIds[c];
+                mask[r * t + c] = 1;
+            }
+        return new TrainingBatch(tensor(ids, new long[] { b, t }), tensor(group.Select(e => (long)e.Label).ToArray()), tensor(mask, new long[] { b, t }));
+    }
+}

@@ -1,0 +1,41 @@
+using PeftSharp.Models.Llama;
+using PeftSharp.Training;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Evaluation;
+
+/// <summary>A classifier's outputs over a batch source: predicted ids, probabilities, gold ids, and the summed loss.</summary>
+public sealed record ClassifierPredictions(IReadOnlyList<int> Predicted, IReadOnlyList<float[]> Probabilities, IReadOnlyList<int> Gold, double LossSum)
+{
+    /// <summary>Runs the model without gradients over every batch of <paramref name="source"/> (epoch 0, its order).</summary>
+    public static ClassifierPredictions Run(LlamaForSequenceClassification model, IBatchSource source)
+    {
+        var predicted = new List<int>();
+        var probabilities = new List<float[]>();
+        var gold = new List<int>();
+        double loss = 0;
+        using (no_grad())
+            foreach (var b in source.Epoch(0))
+            {
+                using var scope = NewDisposeScope();
+                using var _ = b;
+                var logits = model.Forward(b.InputIds, b.AttentionMask).to(ScalarType.Float32);
+                var probs = nn.functional.softmax(logits, -1);
+                predicted.AddRange(logits.argmax(-1).data<long>().Select(v => (int)v));
+                var flat = probs.data<float>().ToArray();
+                int k = (int)probs.shape[1];
+                for (int r = 0; r < probs.shape[0]; r++) probabilities.Add(flat.AsSpan(r * k, k).ToArray());
+                var labels = b.Labels.data<long>().Select(v => (int)v).ToArray();
+                gold.AddRange(labels);
+                if (labels.All(l => l >= 0))
+                    loss += nn.functional.cross_entropy(logits, b.Labels, reduction: nn.Reduction.Sum).item<float>();
+            }
+        return new ClassifierPredictions(predicted, probabilities, gold, loss);
+    }
+
+    public bool Labelled => Gold.Count > 0 && Gold.All(g => g >= 0);
+
+    public ClassificationMetrics Metrics(IReadOnlyList<string> labels) =>
+        Labelled ? ClassificationMetrics.Compute(Gold, Predicted, labels)
+        : throw new ConfigurationException("the data has no labels to score against: give a file with a label column (see --label-field)");
+}

@@ -1,0 +1,68 @@
+using System.Text.Json;
+using PeftSharp.Evaluation;
+using PeftSharp.IO.SafeTensors;
+using PeftSharp.Models;
+using PeftSharp.Models.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training.Objectives;
+
+/// <summary>
+/// Sequence classification (HF's ...ForSequenceClassification): cross-entropy of the pooled logits against each text's
+/// label, optionally weighted per class; evaluation reports accuracy and macro precision/recall/F1. A weighted loss is
+/// summed as w[y]·CE and divided by the example count, so accumulation still weighs every example the same.
+/// </summary>
+public sealed class SequenceClassificationObjective : ITrainingObjective
+{
+    readonly LlamaForSequenceClassification model;
+    readonly float[]? classWeights;
+
+    public SequenceClassificationObjective(LlamaForSequenceClassification model, float[]? classWeights = null)
+    {
+        if (classWeights is not null && classWeights.Length != model.Labels.Count)
+            throw new ConfigurationException($"{classWeights.Length} class weights for {model.Labels.Count} labels: give one weight per label");
+        this.model = model;
+        this.classWeights = classWeights;
+    }
+
+    public nn.Module Model => model;
+    public bool GradientCheckpointing { set => model.model.GradientCheckpointing = value; }
+
+    public Tensor Loss(TrainingBatch b)
+    {
+        var logits = model.Forward(b.InputIds, b.AttentionMask);
+        using var weight = classWeights is null ? null : tensor(classWeights, dtype: logits.dtype);
+        return nn.functional.cross_entropy(logits, b.Labels, weight: weight, reduction: nn.Reduction.Sum);
+    }
+
+    public long Targets(TrainingBatch b) => b.Labels.shape[0];
+
+    public long Tokens(TrainingBatch b) => b.AttentionMask is { } m ? m.sum().item<long>() : b.InputIds.numel();
+
+    public EvalResult Evaluate(IBatchSource source)
+    {
+        var p = ClassifierPredictions.Run(model, source);
+        var m = p.Metrics(model.Labels);
+        return new EvalResult(p.LossSum / Math.Max(1, p.Gold.Count), p.Gold.Count, new Dictionary<string, double>
+        {
+            ["accuracy"] = m.Accuracy,
+            ["macro_f1"] = m.Macro.F1,
+        });
+    }
+
+    public void SaveModel(string folder, IReadOnlyDictionary<string, string>? extraFiles, bool overwrite) =>
+        ModelFolderWriter.Save(model, new HashSet<string>(), ClassifierConfig.ToJson(model), null, folder, extraFiles, overwrite: overwrite);
+
+    public void LoadModel(string folder)
+    {
+        using var src = SafeTensorsCheckpoint.Open(folder);
+        WeightLoader.Load(model, src);
+    }
+
+    /// <summary>config.json beside the adapter: the base config with the label names, so eval/predict know them.</summary>
+    public IReadOnlyDictionary<string, string> AdapterFolderFiles => new Dictionary<string, string>
+    {
+        ["config.json"] = ClassifierConfig.ToJson(model).ToJsonString(new JsonSerializerOptions { WriteIndented = true }),
+    };
+}
