@@ -84,6 +84,52 @@ public class AsrBatchSourceTests
         }
     }
 
+    static long ClipBytes(int clips) => clips * (long)Mels * 3000 * sizeof(float);
+
+    [Fact]
+    public void A_set_that_fits_the_feature_cache_reads_its_audio_only_in_the_first_epoch()
+    {
+        using var dir = Fixtures.NewTempDir();
+        var examples = FiveClips(dir).Take(3).ToList();
+        var source = new AsrBatchSource(examples, CharLabels(), Filters, new AsrBatchOptions { BatchSize = 2, FeatureCacheBytes = ClipBytes(3) });
+        var first = source.Epoch(0).Select(b => { using (b) return b.InputFeatures!.data<float>().ToArray(); }).SelectMany(x => x).ToArray();
+        Assert.Equal(3, source.CachedClips);
+        examples.ForEach(e => File.Delete(e.AudioPath));
+
+        var order0 = source.Order(0);
+        var order1 = source.Order(1);
+        var second = source.Epoch(1).Select(b => { using (b) return b.InputFeatures!.data<float>().ToArray(); }).SelectMany(x => x).ToArray();
+
+        int size = Mels * 3000;
+        for (int r = 0; r < 3; r++)
+        {
+            int at0 = Array.IndexOf(order0, order1[r]);
+            Assert.True(first.AsSpan(at0 * size, size).SequenceEqual(second.AsSpan(r * size, size)), $"clip {order1[r]} changed between epochs");
+        }
+    }
+
+    [Fact]
+    public void The_feature_cache_drops_the_least_recently_used_clip_and_can_be_turned_off()
+    {
+        using var dir = Fixtures.NewTempDir();
+        var examples = FiveClips(dir).Take(3).ToList();
+        var options = new AsrBatchOptions { BatchSize = 1, Shuffle = false, FeatureCacheBytes = ClipBytes(2) };
+        var source = new AsrBatchSource(examples, CharLabels(), Filters, options);
+        foreach (var b in source.Epoch(0)) b.Dispose();                // computes 0, 1, 2: keeps 2 and 1
+        Assert.Equal(2, source.CachedClips);
+        File.Delete(examples[1].AudioPath);
+        File.Delete(examples[2].AudioPath);
+
+        using var epoch = source.Epoch(1).GetEnumerator();
+        Assert.True(epoch.MoveNext());                                 // clip 0 is read again and evicts clip 1, the oldest
+        epoch.Current.Dispose();
+        Assert.Throws<FileNotFoundException>(() => epoch.MoveNext());
+
+        var uncached = new AsrBatchSource(examples.Take(1).ToList(), CharLabels(), Filters, options with { FeatureCacheBytes = 0 });
+        foreach (var b in uncached.Epoch(0)) b.Dispose();
+        Assert.Equal(0, uncached.CachedClips);
+    }
+
     [Fact]
     public void Order_is_deterministic_per_seed_and_epoch_and_differs_across_epochs()
     {

@@ -10,8 +10,9 @@ namespace PeftSharp.Data.Speech;
 /// [B, mels, 3000] computed when the batch is built (WAV, resampled to 16 kHz, then <see cref="LogMelSpectrogram"/>),
 /// InputIds the decoder inputs [B, T] padded with &lt;|endoftext|&gt;, Labels [B, T] padded with -100; no attention
 /// mask (padding is masked through the labels, and the causal decoder never attends forward into it). Transcripts are
-/// tokenized once, up front; audio is read per batch and nothing is cached across batches, so memory stays at one
-/// batch of features whatever the dataset's size (an LRU would not pay: every clip recurs only once per epoch).
+/// tokenized once, up front; audio is read when its batch is built. Computed features are kept in a bounded LRU
+/// (<see cref="AsrBatchOptions.FeatureCacheBytes"/>): a small set is then read from disk only in its first epoch,
+/// while a large one costs at most that much memory.
 /// </summary>
 public sealed class AsrBatchSource : IBatchSource
 {
@@ -20,6 +21,7 @@ public sealed class AsrBatchSource : IBatchSource
     readonly MelFilterBank filters;
     readonly AsrBatchOptions options;
     readonly int padId;
+    readonly FeatureLru cache;
 
     /// <param name="filters">The checkpoint's filterbank: 80 bins for most Whisper models, 128 for large-v3.</param>
     public AsrBatchSource(IReadOnlyList<AsrExample> examples, AsrLabelBuilder labels, MelFilterBank filters, AsrBatchOptions? options = null)
@@ -30,6 +32,7 @@ public sealed class AsrBatchSource : IBatchSource
         this.examples = examples;
         this.filters = filters;
         padId = labels.EndOfText;
+        cache = new FeatureLru((int)Math.Min(int.MaxValue, options.FeatureCacheBytes / ((long)filters.Bins * LogMelSpectrogram.Frames * sizeof(float))));
         targets = new AsrTargets[examples.Count];
         for (int i = 0; i < targets.Length; i++)
         {
@@ -87,12 +90,15 @@ public sealed class AsrBatchSource : IBatchSource
         int size = filters.Bins * LogMelSpectrogram.Frames;
         var buffer = new float[indices.Length * size];
         for (int r = 0; r < indices.Length; r++)
-        {
-            var clip = Resampler.To16k(WavReader.Read(examples[indices[r]].AudioPath));
-            LogMelSpectrogram.ComputeArray(clip.Samples, filters).CopyTo(buffer, r * size);
-        }
+            cache.GetOrCompute(indices[r], ComputeFeatures).CopyTo(buffer, r * size);
         var features = torch.tensor(buffer, [indices.Length, filters.Bins, LogMelSpectrogram.Frames], torch.float32);
         if (options.FeatureDtype == ScalarType.Float32) return features;
         using (features) return features.to_type(options.FeatureDtype);
     }
+
+    float[] ComputeFeatures(int index) =>
+        LogMelSpectrogram.ComputeArray(Resampler.To16k(WavReader.Read(examples[index].AudioPath)).Samples, filters);
+
+    /// <summary>How many clips' features the cache holds now.</summary>
+    public int CachedClips => cache.Count;
 }
