@@ -126,11 +126,8 @@ public class AsrManifestTests
         ConfigurationException e;
         using (Diagnostics.RedirectWarnings(_ => { })) e = Assert.Throws<ConfigurationException>(() => AsrManifestReader.Read(path));
 
-        Assert.Contains($"'{path}'", e.Message);
-        Assert.Contains("2 read, 2 skipped", e.Message);
-        Assert.Contains("1 missing field 'audio'", e.Message);
-        Assert.Contains("1 audio file not found", e.Message);
-        Assert.Contains("set the audio/text field names", e.Message);
+        string[] expected = [$"'{path}'", "2 read, 2 skipped", "1 missing field 'audio'", "1 audio file not found", "set the audio/text field names"];
+        Assert.All(expected, part => Assert.Contains(part, e.Message));
     }
 
     [Fact]
