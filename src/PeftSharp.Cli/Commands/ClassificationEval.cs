@@ -3,6 +3,7 @@ using PeftSharp.Data;
 using PeftSharp.Data.Classification;
 using PeftSharp.Evaluation;
 using PeftSharp.Models;
+using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 

@@ -3,6 +3,7 @@ using PeftSharp.Cli.Config;
 using PeftSharp.Data.Classification;
 using PeftSharp.Models;
 using PeftSharp.Peft;
+using PeftSharp.Training;
 using PeftSharp.Training.Objectives;
 
 namespace PeftSharp.Cli.Commands;

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using PeftSharp.Data.Classification;
 using PeftSharp.Evaluation;
 using PeftSharp.Models;
+using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 

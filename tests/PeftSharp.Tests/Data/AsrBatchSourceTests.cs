@@ -1,3 +1,4 @@
+using PeftSharp.Training;
 using PeftSharp.Audio;
 using PeftSharp.Data;
 using PeftSharp.Data.Speech;

@@ -1,3 +1,4 @@
+using PeftSharp.Training;
 using System.Text.Json.Nodes;
 using PeftSharp.Data;
 using PeftSharp.Data.Classification;

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PeftSharp.Data.Speech;
+namespace PeftSharp.Training;
 
 /// <summary>How <see cref="AsrBatchSource"/> orders and shapes its micro-batches.</summary>
 public sealed record AsrBatchOptions

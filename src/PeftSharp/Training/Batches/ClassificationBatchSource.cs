@@ -1,7 +1,7 @@
-using PeftSharp.Training;
+using PeftSharp.Data.Classification;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Data.Classification;
+namespace PeftSharp.Training;
 
 /// <summary>
 /// Micro-batches of texts for a classifier: right-padded ids with an attention mask, labels [B]. Training order is a

@@ -1,9 +1,10 @@
+using PeftSharp.Data;
+using PeftSharp.Data.Speech;
 using PeftSharp.Audio;
-using PeftSharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Data.Speech;
+namespace PeftSharp.Training;
 
 /// <summary>
 /// Speech-to-text micro-batches for Whisper: <see cref="TrainingBatch.InputFeatures"/> holds log-mel features
