@@ -189,7 +189,7 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// Whisper's <c>non_speech_tokens</c>: tokens of speaker tags and non-speech annotations ("♪♪♪", "( SPEAKING ...)",
     /// "[DAVID]"), suppressed so the model writes only what is spoken; basic punctuation stays. Sorted ids.
     /// </summary>
-    public IReadOnlyList<int> NonSpeechTokens => _nonSpeech ??= BuildNonSpeechTokens();
+    public IReadOnlyList<int> NonSpeechTokens => _nonSpeech ??= WhisperSpecialTokens.BuildNonSpeechTokens(_tiktoken.EncodeOrdinary);
     private IReadOnlyList<int>? _nonSpeech;
 
     /// <summary>
@@ -199,19 +199,4 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// </summary>
     public IReadOnlyList<int> DefaultSuppressTokens =>
         [.. NonSpeechTokens.Concat([Transcribe, Translate, StartOfTranscript, StartOfPrev, StartOfLm, NoSpeech]).Distinct().Order()];
-
-    private int[] BuildNonSpeechTokens()
-    {
-        var symbols = "\"#()*+/:;<=>@[\\]^_`{|}~「」『』".Select(c => c.ToString()).ToList();
-        symbols.AddRange("<< >> <<< >>> -- --- -( -[ (' (\" (( )) ((( ))) [[ ]] {{ }} ♪♪ ♪♪♪".Split(' '));
-        // U+2640..U+267F symbols: when one is several tokens, its first token is suppressed (they share it).
-        var miscellaneous = "♩♪♫♬♭♮♯".Select(c => c.ToString()).ToList();
-
-        // Hyphens and single quotes stay allowed between words, not at the start of one.
-        var result = new SortedSet<int> { _tiktoken.EncodeOrdinary(" -")[0], _tiktoken.EncodeOrdinary(" '")[0] };
-        foreach (var symbol in symbols.Concat(miscellaneous))
-            foreach (var tokens in new[] { _tiktoken.EncodeOrdinary(symbol), _tiktoken.EncodeOrdinary(" " + symbol) })
-                if (tokens.Count == 1 || miscellaneous.Contains(symbol)) result.Add(tokens[0]);
-        return [.. result];
-    }
 }
