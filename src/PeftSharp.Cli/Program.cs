@@ -18,6 +18,7 @@ public static class Program
             MergeCommand.Create(stdout),
             EvalCommand.Create(stdout),
             TrainCommand.Create(stdout),
+            TranscribeCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         try

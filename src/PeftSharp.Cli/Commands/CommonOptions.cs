@@ -50,21 +50,7 @@ internal sealed class ModelOptions
     /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
     {
-        var quantization = new QuantizationConfig
-        {
-            LoadIn4Bit = r.GetValue(loadIn4Bit),
-            LoadIn8Bit = r.GetValue(loadIn8Bit),
-            Bnb4BitQuantType = r.GetValue(quantType)!,
-            Bnb4BitUseDoubleQuant = r.GetValue(doubleQuant),
-            Bnb4BitComputeDtype = r.GetValue(computeDtype)!,
-            LlmInt8Threshold = r.GetValue(int8Threshold),
-        };
-        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, new ModelLoadOptions
-        {
-            DType = r.GetValue(dtype)!,
-            TokenizerPath = r.GetValue(tokenizer),
-            Quantization = quantization.Enabled ? quantization.Validate() : null,
-        });
+        var lm = PretrainedCausalLM.Load(ModelPath(r), LoadOptions(r));
         try
         {
             var folder = r.GetValue(adapter);
@@ -78,6 +64,28 @@ internal sealed class ModelOptions
     }
 
     public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
+
+    public string ModelPath(ParseResult r) => r.GetValue(model)!;
+
+    /// <summary>dtype, tokenizer and quantization as the options give them.</summary>
+    public ModelLoadOptions LoadOptions(ParseResult r)
+    {
+        var quantization = new QuantizationConfig
+        {
+            LoadIn4Bit = r.GetValue(loadIn4Bit),
+            LoadIn8Bit = r.GetValue(loadIn8Bit),
+            Bnb4BitQuantType = r.GetValue(quantType)!,
+            Bnb4BitUseDoubleQuant = r.GetValue(doubleQuant),
+            Bnb4BitComputeDtype = r.GetValue(computeDtype)!,
+            LlmInt8Threshold = r.GetValue(int8Threshold),
+        };
+        return new ModelLoadOptions
+        {
+            DType = r.GetValue(dtype)!,
+            TokenizerPath = r.GetValue(tokenizer),
+            Quantization = quantization.Enabled ? quantization.Validate() : null,
+        };
+    }
 }
 
 /// <summary>Options several commands share, with one spelling and one help text.</summary>
