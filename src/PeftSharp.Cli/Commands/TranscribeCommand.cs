@@ -19,7 +19,7 @@ internal static class TranscribeCommand
         var audio = new Option<string[]>("--audio") { Description = "WAV file(s) to transcribe (any rate, mono or stereo); repeat or list several", Required = true, AllowMultipleArgumentsPerToken = true };
         var language = new Option<string?>("--language", "-l") { Description = "Spoken language (code or name, e.g. en, german); default: detected per file on multilingual models" };
         var task = new Option<string>("--task") { Description = "transcribe (write the spoken language) or translate (write English)", DefaultValueFactory = _ => "transcribe" };
-        var beamSize = new Option<int>("--beam-size") { Description = "1 = greedy; N = beam search with N beams", DefaultValueFactory = _ => 1 };
+        var beamSize = new Option<int?>("--beam-size") { Description = "Beam search with N beams (default: greedy)" };
         var maxNew = new Option<int?>("--max-new-tokens", "-n") { Description = "Tokens to decode per file (default: 224, half the decoder's positions)" };
         var batchSize = new Option<int>("--batch-size") { Description = "Files decoded together", DefaultValueFactory = _ => 8 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array of {path, text, language, tokens} instead of 'path: text' lines" };

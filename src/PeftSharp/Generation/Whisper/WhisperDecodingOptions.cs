@@ -8,8 +8,11 @@ public sealed record WhisperDecodingOptions
     /// <summary>Language code or name; null = detect it per clip on a multilingual model (English-only models need none).</summary>
     public string? Language { get; init; }
     public WhisperTask Task { get; init; } = WhisperTask.Transcribe;
-    /// <summary>1 = greedy; N &gt; 1 = beam search with N beams, ranked by sum log-prob / length (openai-whisper, length_penalty None).</summary>
-    public int BeamSize { get; init; } = 1;
+    /// <summary>
+    /// null = greedy; N = beam search with N beams, ranked by sum log-prob / length (openai-whisper, length_penalty
+    /// None). One beam gives greedy's tokens.
+    /// </summary>
+    public int? BeamSize { get; init; }
     /// <summary>Tokens to sample after the forced prefix; null = half the decoder's positions (openai-whisper's sample_len), at most what fits.</summary>
     public int? MaxNewTokens { get; init; }
     /// <summary>Ids never sampled; null = generation_config.json's / config.json's suppress_tokens, else Whisper's default list.</summary>

@@ -28,7 +28,7 @@ public sealed class WhisperGenerator
     public IReadOnlyList<WhisperTranscription> Generate(Tensor inputFeatures, WhisperDecodingOptions? options = null)
     {
         options ??= new WhisperDecodingOptions();
-        if (options.BeamSize < 1) throw new ConfigurationException($"beam size must be at least 1, found {options.BeamSize}");
+        if (options.BeamSize is < 1) throw new ConfigurationException($"beam size must be at least 1, found {options.BeamSize}");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var encoded = model.Encode(inputFeatures);
@@ -37,9 +37,9 @@ public sealed class WhisperGenerator
         var prefixes = languages.Select(l => Tokens.SotSequence(l, options.Task)).ToList();
         int maxNew = MaxNewTokens(options, prefixes[0].Count);
         var suppression = Suppression(options);
-        var decoded = options.BeamSize == 1
-            ? Greedy(encoded, prefixes, maxNew, suppression)
-            : new WhisperBeamSearch(model, Tokens.EndOfText, options.BeamSize).Run(encoded, prefixes, maxNew, suppression);
+        var decoded = options.BeamSize is { } beams
+            ? new WhisperBeamSearch(model, Tokens.EndOfText, beams).Run(encoded, prefixes, maxNew, suppression)
+            : Greedy(encoded, prefixes, maxNew, suppression);
         return Enumerable.Range(0, (int)batch).Select(i =>
             new WhisperTranscription(decoded[i].Tokens, Tokens.DecodeText(decoded[i].Tokens), prefixes[i], languages[i], decoded[i].SumLogProb, decoded[i].Ended)).ToList();
     }
