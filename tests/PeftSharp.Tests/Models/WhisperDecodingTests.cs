@@ -123,6 +123,12 @@ public class WhisperDecodingTests
         Assert.Equal(new[] { 220, 50257 }, specials.BlankSuppressTokens);
         Assert.Equal("hello world", specials.DecodeText([50258, 50259, 50359, 50363, .. tokenizer.Encode(" hello world", false), 50257]));
         Assert.Throws<ConfigurationException>(() => specials.LanguageToken("klingon"));
+
+        // ".en" models: gpt2.tiktoken numbers language tokens too, but the prefix has neither language nor task.
+        var english = WhisperSpecialTokens.From(WhisperTokenizer.FromVocabSize(Fixtures.Require("whisper", "gpt2.tiktoken"), 51864));
+        Assert.False(english.IsMultilingual);
+        Assert.Equal(new[] { 50257, 50362 }, english.SotSequence(null));
+        Assert.Throws<ConfigurationException>(() => english.SotSequence("fr"));
     }
 }
 

@@ -29,7 +29,7 @@ public sealed class PretrainedWhisper : IDisposable
     {
         Model = model;
         Tokenizer = tokenizer;
-        SpecialTokens = WhisperSpecialTokens.From(tokenizer);
+        SpecialTokens = WhisperSpecialTokens.From(tokenizer, model.Config.VocabSize);
         MelFilters = filters;
         Generation = generation;
         Location = location;

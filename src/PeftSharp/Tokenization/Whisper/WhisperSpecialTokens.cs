@@ -23,9 +23,16 @@ public sealed class WhisperSpecialTokens
     public IReadOnlyList<string> LanguageCodes { get; }
     /// <summary>Language token ids in token order (empty for English-only models).</summary>
     public IReadOnlyList<int> LanguageTokenIds { get; }
-    public bool IsMultilingual => LanguageTokenIds.Count > 0;
+    /// <summary>
+    /// Whether the decoder prefix carries language and task tokens. As Hugging Face decides it: a vocabulary of 51865 or
+    /// more (English-only ".en" tokenizers number the language tokens too, but their models never saw them).
+    /// </summary>
+    public bool IsMultilingual { get; }
 
-    private WhisperSpecialTokens(ITextTokenizer tokenizer, Func<string, int?> lookup, Func<string, IReadOnlyList<int>> encodeOrdinary)
+    /// <summary>Hugging Face's rule: a checkpoint with a vocabulary this large or larger is multilingual.</summary>
+    public const int MultilingualMinVocabSize = 51865;
+
+    private WhisperSpecialTokens(ITextTokenizer tokenizer, Func<string, int?> lookup, Func<string, IReadOnlyList<int>> encodeOrdinary, int vocabSize)
     {
         Tokenizer = tokenizer;
         _encodeOrdinary = encodeOrdinary;
@@ -43,16 +50,18 @@ public sealed class WhisperSpecialTokens
         _languageIds = new(StringComparer.Ordinal);
         foreach (var (code, _) in WhisperLanguages.All)
             if (lookup($"<|{code}|>") is { } id) _languageIds[code] = id;
+        IsMultilingual = vocabSize >= MultilingualMinVocabSize && _languageIds.Count > 0;
+        if (!IsMultilingual) _languageIds.Clear();
         LanguageCodes = _languageIds.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
         LanguageTokenIds = _languageIds.Values.Order().ToArray();
     }
 
-    /// <summary>The special tokens of <paramref name="tokenizer"/>; a clear error when it is not a Whisper tokenizer.</summary>
-    public static WhisperSpecialTokens From(ITextTokenizer tokenizer) => tokenizer switch
-    {
-        WhisperTokenizer w => new WhisperSpecialTokens(w, w.TokenToId, text => w.Encode(text, addSpecialTokens: false)),
-        _ => new WhisperSpecialTokens(tokenizer, tokenizer.TokenToId, text => tokenizer.Encode(text, addSpecialTokens: false)),
-    };
+    /// <summary>
+    /// The special tokens of <paramref name="tokenizer"/>; a clear error when it is not a Whisper tokenizer.
+    /// <paramref name="modelVocabSize"/> (config.json's vocab_size) decides multilingual; default: the tokenizer's.
+    /// </summary>
+    public static WhisperSpecialTokens From(ITextTokenizer tokenizer, int? modelVocabSize = null) =>
+        new(tokenizer, tokenizer.TokenToId, text => tokenizer.Encode(text, addSpecialTokens: false), modelVocabSize ?? tokenizer.VocabSize);
 
     /// <summary>True for every Whisper special token and timestamp (they all follow the text tokens).</summary>
     public bool IsSpecial(int id) => id >= EndOfText;
@@ -75,22 +84,28 @@ public sealed class WhisperSpecialTokens
     /// The forced decoder prefix: &lt;|startoftranscript|&gt;, then language and task for multilingual models, then
     /// &lt;|notimestamps|&gt; unless <paramref name="timestamps"/>. English-only models take neither language nor task.
     /// </summary>
-    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false)
+    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false) =>
+        BuildSotSequence(language, task, timestamps, StartOfTranscript, IsMultilingual, LanguageToken, Translate, Transcribe, NoTimestamps,
+            message => new ConfigurationException(message));
+
+    /// <summary>The forced prefix from its parts; <paramref name="error"/> makes the caller's exception type for a language or task the model cannot take.</summary>
+    internal static IReadOnlyList<int> BuildSotSequence(string? language, WhisperTask task, bool timestamps, int startOfTranscript, bool multilingual,
+        Func<string, int> languageToken, int translate, int transcribe, int noTimestamps, Func<string, Exception> error)
     {
-        var ids = new List<int> { StartOfTranscript };
-        if (IsMultilingual)
+        var ids = new List<int> { startOfTranscript };
+        if (multilingual)
         {
-            ids.Add(LanguageToken(language ?? "en"));
-            ids.Add(task == WhisperTask.Translate ? Translate : Transcribe);
+            ids.Add(languageToken(language ?? "en"));
+            ids.Add(task == WhisperTask.Translate ? translate : transcribe);
         }
         else
         {
             if (language is not null && WhisperLanguages.ToCode(language) != "en")
-                throw new ConfigurationException($"language '{language}': this English-only Whisper model only writes English; use a multilingual model");
+                throw error($"language '{language}': this English-only Whisper model only writes English; use a multilingual checkpoint");
             if (task == WhisperTask.Translate)
-                throw new ConfigurationException("English-only Whisper models do not translate: use a multilingual model or task transcribe");
+                throw error("English-only Whisper models do not translate; use a multilingual checkpoint or task transcribe");
         }
-        if (!timestamps) ids.Add(NoTimestamps);
+        if (!timestamps) ids.Add(noTimestamps);
         return ids;
     }
 

@@ -163,24 +163,9 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// &lt;|notimestamps|&gt; unless <paramref name="timestamps"/>. English-only models take no language or task
     /// token; for them <paramref name="language"/> must be null or English.
     /// </summary>
-    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false)
-    {
-        var ids = new List<int> { StartOfTranscript };
-        if (IsMultilingual)
-        {
-            ids.Add(LanguageToken(language ?? "en"));
-            ids.Add(task == WhisperTask.Translate ? Translate : Transcribe);
-        }
-        else
-        {
-            if (language is not null && WhisperLanguages.ToCode(language) != "en")
-                throw new ArgumentException($"language '{language}': this English-only Whisper tokenizer only writes English; use a multilingual checkpoint", nameof(language));
-            if (task == WhisperTask.Translate)
-                throw new ArgumentException("English-only Whisper models do not translate; use a multilingual checkpoint", nameof(task));
-        }
-        if (!timestamps) ids.Add(NoTimestamps);
-        return ids;
-    }
+    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false) =>
+        WhisperSpecialTokens.BuildSotSequence(language, task, timestamps, StartOfTranscript, IsMultilingual, LanguageToken, Translate, Transcribe, NoTimestamps,
+            message => new ArgumentException(message, task == WhisperTask.Translate ? nameof(task) : nameof(language)));
 
     /// <summary>Tokens Whisper suppresses at the first sampled position (<c>SuppressBlank</c>): the space token and &lt;|endoftext|&gt;.</summary>
     public IReadOnlyList<int> BlankSuppressTokens => [.. _tiktoken.EncodeOrdinary(" "), EndOfText];
