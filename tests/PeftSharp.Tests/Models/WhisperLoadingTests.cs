@@ -115,6 +115,24 @@ public class WhisperLoadingTests
     }
 
     [Fact]
+    public void Loads_in_bfloat16_with_fp32_logits_close_to_the_fp32_model()
+    {
+        using var dir = Fixtures.NewTempDir();
+        using var original = TinyWhisper.Random(seed: 19);
+        TinyWhisper.WriteFolder(dir.Path, original);
+        using var bf16 = PretrainedWhisper.Load(dir.Path, new ModelLoadOptions { DType = "bfloat16" });
+        Assert.Equal(ScalarType.BFloat16, bf16.Model.model.encoder.conv1.weight!.dtype);
+        using var features = TinyWhisper.Features(1, seed: 20);
+        using var ids = tensor(new long[] { 50258, 50259, 50359, 50363, 440 }, new long[] { 1, 5 });
+        using var _ = no_grad();
+        using var dense = original.Forward(features, ids);
+        using var half = bf16.Model.Forward(features, ids);
+        Assert.Equal(ScalarType.Float32, half.dtype);
+        double relative = dense.sub(half).norm().item<float>() / dense.norm().item<float>();
+        Assert.True(relative < 0.1, $"bfloat16 logits are {relative:P1} away from the fp32 ones");
+    }
+
+    [Fact]
     public void Loads_in_4bit_nf4_and_still_decodes()
     {
         using var dir = Fixtures.NewTempDir();
