@@ -19,6 +19,7 @@ public static class Program
             EvalCommand.Create(stdout),
             TrainCommand.Create(stdout),
             PredictCommand.Create(stdout),
+            TranscribeCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         try

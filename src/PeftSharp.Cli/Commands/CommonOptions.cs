@@ -50,7 +50,7 @@ internal sealed class ModelOptions
     /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
     {
-        var lm = PretrainedCausalLM.Load(r.GetValue(model)!, LoadOptions(r));
+        var lm = PretrainedCausalLM.Load(ModelPath(r), LoadOptions(r));
         try
         {
             var folder = r.GetValue(adapter);
@@ -65,11 +65,13 @@ internal sealed class ModelOptions
 
     /// <summary>A sequence classifier: the model's own head, or the head and adapter of --adapter (trained with task: classification).</summary>
     public PretrainedClassifier LoadClassifier(ParseResult r) =>
-        PretrainedClassifier.Load(r.GetValue(model)!, LoadOptions(r), adapterFolder: r.GetValue(adapter));
+        PretrainedClassifier.Load(ModelPath(r), LoadOptions(r), adapterFolder: r.GetValue(adapter));
 
-    public string ModelArgument(ParseResult r) => r.GetValue(model)!;
+    public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
 
-    /// <summary>dtype, tokenizer and quantization as the options say.</summary>
+    public string ModelPath(ParseResult r) => r.GetValue(model)!;
+
+    /// <summary>dtype, tokenizer and quantization as the options give them.</summary>
     public ModelLoadOptions LoadOptions(ParseResult r)
     {
         var quantization = new QuantizationConfig
@@ -88,8 +90,6 @@ internal sealed class ModelOptions
             Quantization = quantization.Enabled ? quantization.Validate() : null,
         };
     }
-
-    public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
 }
 
 /// <summary>Options several commands share, with one spelling and one help text.</summary>

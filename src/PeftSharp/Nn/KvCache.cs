@@ -41,6 +41,22 @@ public sealed class KvCache : IDisposable
         return (keys[layer]!.narrow(2, 0, Length + t), values[layer]!.narrow(2, 0, Length + t));
     }
 
+    /// <summary>
+    /// Keeps, for each batch row, the cached positions of row <paramref name="rows"/>[i] ([B] int64): beam search
+    /// continues each surviving beam from the cache of the beam it extends.
+    /// </summary>
+    public void SelectRows(Tensor rows)
+    {
+        for (int l = 0; l < keys.Length; l++)
+        {
+            if (keys[l] is not { } k || values[l] is not { } v) continue;
+            keys[l] = k.index_select(0, rows).DetachFromDisposeScope();
+            values[l] = v.index_select(0, rows).DetachFromDisposeScope();
+            k.Dispose();
+            v.Dispose();
+        }
+    }
+
     /// <summary>Called by the model after all layers stored <paramref name="t"/> new positions.</summary>
     public void Advance(int t) => Length += t;
 

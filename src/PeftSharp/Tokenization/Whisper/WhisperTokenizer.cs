@@ -163,24 +163,9 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// &lt;|notimestamps|&gt; unless <paramref name="timestamps"/>. English-only models take no language or task
     /// token; for them <paramref name="language"/> must be null or English.
     /// </summary>
-    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false)
-    {
-        var ids = new List<int> { StartOfTranscript };
-        if (IsMultilingual)
-        {
-            ids.Add(LanguageToken(language ?? "en"));
-            ids.Add(task == WhisperTask.Translate ? Translate : Transcribe);
-        }
-        else
-        {
-            if (language is not null && WhisperLanguages.ToCode(language) != "en")
-                throw new ArgumentException($"language '{language}': this English-only Whisper tokenizer only writes English; use a multilingual checkpoint", nameof(language));
-            if (task == WhisperTask.Translate)
-                throw new ArgumentException("English-only Whisper models do not translate; use a multilingual checkpoint", nameof(task));
-        }
-        if (!timestamps) ids.Add(NoTimestamps);
-        return ids;
-    }
+    public IReadOnlyList<int> SotSequence(string? language = "en", WhisperTask task = WhisperTask.Transcribe, bool timestamps = false) =>
+        WhisperSpecialTokens.BuildSotSequence(language, task, timestamps, StartOfTranscript, IsMultilingual, LanguageToken, Translate, Transcribe, NoTimestamps,
+            message => new ArgumentException(message, task == WhisperTask.Translate ? nameof(task) : nameof(language)));
 
     /// <summary>Tokens Whisper suppresses at the first sampled position (<c>SuppressBlank</c>): the space token and &lt;|endoftext|&gt;.</summary>
     public IReadOnlyList<int> BlankSuppressTokens => [.. _tiktoken.EncodeOrdinary(" "), EndOfText];
@@ -189,7 +174,7 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// Whisper's <c>non_speech_tokens</c>: tokens of speaker tags and non-speech annotations ("♪♪♪", "( SPEAKING ...)",
     /// "[DAVID]"), suppressed so the model writes only what is spoken; basic punctuation stays. Sorted ids.
     /// </summary>
-    public IReadOnlyList<int> NonSpeechTokens => _nonSpeech ??= BuildNonSpeechTokens();
+    public IReadOnlyList<int> NonSpeechTokens => _nonSpeech ??= WhisperSpecialTokens.BuildNonSpeechTokens(_tiktoken.EncodeOrdinary);
     private IReadOnlyList<int>? _nonSpeech;
 
     /// <summary>
@@ -199,19 +184,4 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// </summary>
     public IReadOnlyList<int> DefaultSuppressTokens =>
         [.. NonSpeechTokens.Concat([Transcribe, Translate, StartOfTranscript, StartOfPrev, StartOfLm, NoSpeech]).Distinct().Order()];
-
-    private int[] BuildNonSpeechTokens()
-    {
-        var symbols = "\"#()*+/:;<=>@[\\]^_`{|}~「」『』".Select(c => c.ToString()).ToList();
-        symbols.AddRange("<< >> <<< >>> -- --- -( -[ (' (\" (( )) ((( ))) [[ ]] {{ }} ♪♪ ♪♪♪".Split(' '));
-        // U+2640..U+267F symbols: when one is several tokens, its first token is suppressed (they share it).
-        var miscellaneous = "♩♪♫♬♭♮♯".Select(c => c.ToString()).ToList();
-
-        // Hyphens and single quotes stay allowed between words, not at the start of one.
-        var result = new SortedSet<int> { _tiktoken.EncodeOrdinary(" -")[0], _tiktoken.EncodeOrdinary(" '")[0] };
-        foreach (var symbol in symbols.Concat(miscellaneous))
-            foreach (var tokens in new[] { _tiktoken.EncodeOrdinary(symbol), _tiktoken.EncodeOrdinary(" " + symbol) })
-                if (tokens.Count == 1 || miscellaneous.Contains(symbol)) result.Add(tokens[0]);
-        return [.. result];
-    }
 }

@@ -1,0 +1,32 @@
+using static TorchSharp.torch;
+
+namespace PeftSharp.Generation.Whisper;
+
+/// <summary>
+/// Whisper's logit filters without timestamps: <see cref="EveryStep"/> ids are never sampled (SuppressTokens), and
+/// <see cref="FirstStep"/> ids are not sampled first (SuppressBlank: a leading space or an empty transcript).
+/// </summary>
+public sealed class WhisperSuppression
+{
+    public IReadOnlyList<int> EveryStep { get; }
+    public IReadOnlyList<int> FirstStep { get; }
+    readonly long[] every, first;
+
+    public WhisperSuppression(IReadOnlyList<int> everyStep, IReadOnlyList<int> firstStep, int vocabSize)
+    {
+        foreach (var id in everyStep.Concat(firstStep))
+            if (id < 0 || id >= vocabSize)
+                throw new ConfigurationException($"suppressed token id {id} is outside the vocabulary (0..{vocabSize - 1}): fix suppress_tokens / begin_suppress_tokens");
+        EveryStep = everyStep;
+        FirstStep = firstStep;
+        every = everyStep.Select(i => (long)i).ToArray();
+        first = firstStep.Select(i => (long)i).ToArray();
+    }
+
+    /// <summary>Sets the suppressed logits of [N, vocab] to -inf in place; <paramref name="firstStep"/> adds the first-step list.</summary>
+    public void Apply(Tensor logits, bool firstStep)
+    {
+        if (every.Length > 0) using (var ids = tensor(every, device: logits.device)) logits.index_fill_(1, ids, double.NegativeInfinity);
+        if (firstStep && first.Length > 0) using (var ids = tensor(first, device: logits.device)) logits.index_fill_(1, ids, double.NegativeInfinity);
+    }
+}
