@@ -12,15 +12,17 @@ internal sealed class ClassificationOptions
     readonly Option<int> maxLength = new("--max-seq-length") { Description = "Tokens per text (longer texts are truncated)", DefaultValueFactory = _ => 512 };
     readonly Option<int> batchSize = new("--batch-size") { Description = "Texts per forward pass", DefaultValueFactory = _ => 32 };
 
-    public ClassificationOptions AddTo(Command command)
+    /// <param name="withBatchSize">False where the command has its own --batch-size (eval).</param>
+    public ClassificationOptions AddTo(Command command, bool withBatchSize = true)
     {
-        foreach (var o in new Option[] { textField, labelField, columnNames, maxLength, batchSize }) command.Options.Add(o);
+        foreach (var o in new Option[] { textField, labelField, columnNames, maxLength }) command.Options.Add(o);
+        if (withBatchSize) command.Options.Add(batchSize);
         return this;
     }
 
     public int BatchSize(ParseResult r) => Positive(r.GetValue(batchSize), "--batch-size");
 
-    static int Positive(int value, string option) => value > 0 ? value : throw new ConfigurationException($"{option} must be positive, found {value}");
+    public static int Positive(int value, string option) => value > 0 ? value : throw new ConfigurationException($"{option} must be positive, found {value}");
 
     public DatasetConfig Dataset(ParseResult r, string path) => new()
     {

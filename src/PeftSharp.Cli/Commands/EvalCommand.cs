@@ -18,20 +18,22 @@ internal static class EvalCommand
         var batch = new Option<int>("--batch-size") { Description = "Windows per forward pass", DefaultValueFactory = _ => 4 };
         var format = new Option<string?>("--format") { Description = "Evaluate a dataset file (jsonl/json/csv/tsv/parquet) in this format (text, alpaca, messages, prompt_completion, auto): loss on the trained tokens only" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Chat template for messages data (chatml, llama3, llama2, alpaca)" };
-        var task = new Option<string>("--task") { Description = "perplexity (language model) or classification (accuracy, precision/recall/F1, confusion matrix)", DefaultValueFactory = _ => "perplexity" };
-        var output = new Option<string?>("--output", "-o") { Description = "classification: folder for metrics.json and confusion_matrix.png" };
+        var task = new Option<string>("--task") { Description = "perplexity (language model), classification (accuracy, precision/recall/F1, confusion matrix) or asr (Whisper WER/CER on a manifest)", DefaultValueFactory = _ => "perplexity" };
+        var output = new Option<string?>("--output", "-o") { Description = "classification: folder for metrics.json and confusion_matrix.png; asr: for metrics.json and transcripts.jsonl" };
         var cmd = new Command("eval", "Measure perplexity on a text file or a dataset's responses, or a classifier's accuracy/precision/recall/F1") { data, maxTokens, window, batch, format, chatTemplate, task, output };
         modelOptions.AddTo(cmd);
-        var classification = new ClassificationOptions().AddTo(cmd);
+        var classification = new ClassificationOptions().AddTo(cmd, withBatchSize: false);
+        var asr = new AsrEval().AddTo(cmd);
         cmd.SetAction(r =>
         {
             var path = r.GetValue(data)!;
             if (!File.Exists(path)) throw new ConfigurationException($"--data {path} not found");
             switch (r.GetValue(task))
             {
-                case "classification": return ClassificationEval.Run(modelOptions.LoadClassifier(r), classification.Dataset(r, path), classification.BatchSize(r), r.GetValue(output), stdout);
+                case "classification": return ClassificationEval.Run(modelOptions.LoadClassifier(r), classification.Dataset(r, path), ClassificationOptions.Positive(r.GetValue(batch), "--batch-size"), r.GetValue(output), stdout);
+                case "asr": return asr.Run(r, modelOptions, path, r.GetValue(batch), r.GetValue(output), stdout);
                 case "perplexity" or "ppl": break;
-                case var t: throw new ConfigurationException($"--task {t} is not known: use perplexity or classification");
+                case var t: throw new ConfigurationException($"--task {t} is not known: use perplexity, classification or asr");
             }
             var (lm, _) = modelOptions.Load(r);
             using var _ = lm;

@@ -71,6 +71,7 @@ internal static class TrainCommand
         return c.Task switch
         {
             "classification" => ClassifierTraining.Run(c, configDir, stdout),
+            "asr" => AsrTraining.Run(c, configDir, stdout),
             _ => RunCausalLm(c, configDir, stdout),
         };
     }

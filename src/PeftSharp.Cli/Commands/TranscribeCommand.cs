@@ -71,7 +71,7 @@ internal static class TranscribeCommand
         return cmd;
     }
 
-    static WhisperTask ParseTask(string task) => task.ToLowerInvariant() switch
+    internal static WhisperTask ParseTask(string task) => task.ToLowerInvariant() switch
     {
         "transcribe" => WhisperTask.Transcribe,
         "translate" => WhisperTask.Translate,

@@ -22,6 +22,12 @@ public sealed record TrainConfig(
     public IReadOnlyList<string>? Labels { get; init; }
     /// <summary>Classification: none, balanced, or one weight per label ("1.0,2.5").</summary>
     public string? ClassWeights { get; init; }
+    /// <summary>ASR: the spoken language forced in the decoder prefix (null: a manifest row's own, else detected at eval).</summary>
+    public string? Language { get; init; }
+    /// <summary>ASR: transcribe or translate.</summary>
+    public string SpeechTask { get; init; } = "transcribe";
+    /// <summary>ASR: decode the eval clips at each evaluation and report WER/CER beside the loss.</summary>
+    public bool EvalWer { get; init; } = true;
 
     public static readonly string[] Tasks = { "causal_lm", "classification", "asr" };
 
@@ -87,12 +93,19 @@ public sealed record TrainConfig(
         var classWeights = c.Strings("class_weights") is { } cw ? string.Join(",", cw) : null;
         if (task != "classification" && (c.Has("labels") || classWeights is not null))
             throw c.Error(c.Has("labels") ? "labels" : "class_weights", "applies to task: classification only");
+        foreach (var key in new[] { "language", "speech_task", "eval_wer" })
+            if (task != "asr" && c.Has(key)) throw c.Error(key, "applies to task: asr only");
+        var speechTask = (c.String("speech_task") ?? "transcribe").ToLowerInvariant();
+        if (speechTask is not ("transcribe" or "translate")) throw c.Error("speech_task", $"must be transcribe or translate, found '{speechTask}'");
         var config = new TrainConfig(baseModel, c.String("tokenizer"), c.String("dtype") ?? "auto",
             quant.Enabled ? quant.Validate() : null, method, datasets, trainer, c.Bool("group_by_length") ?? false)
         {
             Task = task,
             Labels = c.Strings("labels"),
             ClassWeights = classWeights,
+            Language = c.String("language"),
+            SpeechTask = speechTask,
+            EvalWer = c.Bool("eval_wer") ?? true,
         };
         c.EnsureAllRead();
         return config;
@@ -108,6 +121,7 @@ public sealed record TrainConfig(
             Format = d.String("format") ?? defaults.Format,
             TextField = d.String("text_field") ?? defaults.TextField,
             LabelField = d.String("label_field") ?? defaults.LabelField,
+            AudioField = d.String("audio_field") ?? defaults.AudioField,
             InstructionField = d.String("instruction_field") ?? defaults.InstructionField,
             InputField = d.String("input_field") ?? defaults.InputField,
             OutputField = d.String("output_field") ?? defaults.OutputField,

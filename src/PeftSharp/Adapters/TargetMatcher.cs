@@ -49,12 +49,15 @@ public static class TargetMatcher
     }
 
     /// <summary>The modules <paramref name="config"/> adapts, or an error listing what could have been targeted.</summary>
-    public static List<(string Name, nn.Module Module)> Select(nn.Module root, AdapterConfig config, string outputHeadName = "lm_head")
+    /// <summary>Output heads "all-linear" leaves alone, as PEFT does (a causal LM's lm_head, Whisper's proj_out).</summary>
+    static readonly string[] OutputHeads = { "lm_head", "proj_out" };
+
+    public static List<(string Name, nn.Module Module)> Select(nn.Module root, AdapterConfig config)
     {
         var all = AdaptableModules(root).ToList();
         bool allLinear = config.TargetRegex == AdapterConfig.AllLinear || (config.TargetModules is [AdapterConfig.AllLinear]);
         var chosen = all.Where(m => allLinear
-                ? m.Module is Linear && m.Name != outputHeadName && !m.Name.EndsWith("." + outputHeadName, StringComparison.Ordinal)
+                ? m.Module is Linear && !OutputHeads.Any(h => m.Name == h || m.Name.EndsWith("." + h, StringComparison.Ordinal))
                 : NameMatches(m.Name, config.TargetModules, config.TargetRegex))
             .Where(m => !NameMatches(m.Name, config.ExcludeModules, config.ExcludeRegex))
             // A module trained in full (a classifier's score head) gets no adapter: its copy is what trains.

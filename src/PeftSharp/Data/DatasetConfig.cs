@@ -17,6 +17,8 @@ public sealed record DatasetConfig
     [JsonPropertyName("text_field")] public string TextField { get; init; } = "text";
     /// <summary>Classification data: the column holding each text's label (a name, or an integer id).</summary>
     [JsonPropertyName("label_field")] public string LabelField { get; init; } = "label";
+    /// <summary>Speech data (an ASR manifest): the field holding each row's WAV path, relative to the manifest.</summary>
+    [JsonPropertyName("audio_field")] public string AudioField { get; init; } = "audio";
     [JsonPropertyName("instruction_field")] public string InstructionField { get; init; } = "instruction";
     [JsonPropertyName("input_field")] public string InputField { get; init; } = "input";
     [JsonPropertyName("output_field")] public string OutputField { get; init; } = "output";
