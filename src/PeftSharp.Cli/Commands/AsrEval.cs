@@ -5,8 +5,6 @@ using System.Text.Json.Nodes;
 using PeftSharp.Data.Speech;
 using PeftSharp.Evaluation;
 using PeftSharp.Generation.Whisper;
-using PeftSharp.Models.Whisper;
-using PeftSharp.Peft;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -27,9 +25,7 @@ internal sealed class AsrEval
     public int Run(ParseResult r, ModelOptions model, string manifestPath, int batchSize, string? outputDir, TextWriter stdout)
     {
         if (batchSize < 1) throw new ConfigurationException($"--batch-size must be at least 1, found {batchSize}");
-        using var whisper = PretrainedWhisper.Load(model.ModelPath(r), model.LoadOptions(r));
-        if (model.AdapterPath(r) is { } adapter) AdapterFolder.Load(whisper.Model, adapter).SetTraining(false);
-        whisper.Model.eval();
+        using var whisper = model.LoadWhisper(r);
         var manifest = AsrManifestReader.Read(manifestPath);
         var result = AsrEvaluation.Run(whisper.NewGenerator(), manifest.Examples, whisper.MelFilters,
             new WhisperDecodingOptions { Language = r.GetValue(language), BeamSize = r.GetValue(beamSize) }, batchSize,

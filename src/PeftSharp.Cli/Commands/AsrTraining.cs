@@ -61,13 +61,13 @@ internal static class AsrTraining
             peft = PeftModel.Create(whisper.Model, method.WithTokenizer(whisper.Tokenizer) with { BaseModelNameOrPath = c.BaseModel, TaskType = null }, seed: c.Trainer.Seed);
             stdout.WriteLine(peft.TrainableReport());
         }
-        var transcribe = c.EvalWer && eval.Count > 0
+        var transcribe = c.EvalWer && evalSource is not null
             ? new AsrEvalSettings(eval, whisper.MelFilters, whisper.NewGenerator(), new WhisperDecodingOptions
             {
                 Language = c.Language,
                 Task = speechTask,
                 // Enough for every reference transcript with room to spare, so an untrained model cannot decode for minutes.
-                MaxNewTokens = Math.Min(whisper.Config.MaxTargetPositions / 2, eval.Max(e => labels.Build(e.Text).Length) + 16),
+                MaxNewTokens = Math.Min(whisper.Config.MaxTargetPositions / 2, Enumerable.Range(0, eval.Count).Max(i => evalSource.Targets(i).Length) + 16),
             }, c.Trainer.MicroBatchSize)
             : null;
         var sideFiles = SideFiles.Select(n => Path.Combine(whisper.Location.Folder, n))

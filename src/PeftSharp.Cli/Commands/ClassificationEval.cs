@@ -15,11 +15,8 @@ internal static class ClassificationEval
         using var _ = cls;
         var tokenizer = cls.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {cls.Location.Argument}: pass --tokenizer");
         var rows = ClassificationDataset.ForPrediction(data, tokenizer, cls.Labels);
-        cls.Peft?.SetTraining(false);
-        cls.Model.eval();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var source = new ClassificationBatchSource(rows.Select(r => r.Example).ToList(), batchSize, cls.Model.Config.PadTokenId ?? 0, shuffle: false);
-        var predictions = ClassifierPredictions.Run(cls.Model, source);
+        var predictions = Predict(cls, rows.Select(r => r.Example).ToList(), batchSize);
         var metrics = predictions.Metrics(cls.Model.Labels);
         stdout.WriteLine(metrics.ToTable());
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -34,5 +31,13 @@ internal static class ClassificationEval
                 : $"wrote {Path.Combine(outputDir, "metrics.json")} (the confusion-matrix plot could not be drawn)");
         }
         return 0;
+    }
+
+    /// <summary>The classifier's outputs for the examples, in their order, in eval mode.</summary>
+    public static ClassifierPredictions Predict(PretrainedClassifier cls, IReadOnlyList<ClassificationExample> examples, int batchSize)
+    {
+        cls.Peft?.SetTraining(false);
+        cls.Model.eval();
+        return ClassifierPredictions.Run(cls.Model, new ClassificationBatchSource(examples, batchSize, cls.Model.Config.PadTokenId ?? 0, shuffle: false));
     }
 }

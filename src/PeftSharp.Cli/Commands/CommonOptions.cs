@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PeftSharp.Models;
+using PeftSharp.Models.Whisper;
 using PeftSharp.Peft;
 using PeftSharp.Nn.Quantized;
 
@@ -68,6 +69,23 @@ internal sealed class ModelOptions
         PretrainedClassifier.Load(ModelPath(r), LoadOptions(r), adapterFolder: r.GetValue(adapter));
 
     public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
+
+    /// <summary>A Whisper model, with the adapter of --adapter on it when given.</summary>
+    public PretrainedWhisper LoadWhisper(ParseResult r)
+    {
+        var whisper = PretrainedWhisper.Load(ModelPath(r), LoadOptions(r));
+        try
+        {
+            if (AdapterPath(r) is { } folder) AdapterFolder.Load(whisper.Model, folder).SetTraining(false);
+            whisper.Model.eval();
+            return whisper;
+        }
+        catch
+        {
+            whisper.Dispose();
+            throw;
+        }
+    }
 
     public string ModelPath(ParseResult r) => r.GetValue(model)!;
 

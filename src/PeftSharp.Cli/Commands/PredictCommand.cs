@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using PeftSharp.Data.Classification;
 using PeftSharp.Evaluation;
 using PeftSharp.Models;
-using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -35,10 +34,7 @@ internal static class PredictCommand
             var rows = path is not null
                 ? ClassificationDataset.ForPrediction(config, tokenizer, cls.Labels)
                 : texts.Select(t => (t, new ClassificationExample(tokenizer.Encode(t, addSpecialTokens: true).Take(config.MaxSeqLength).ToArray(), -1))).ToList();
-            cls.Peft?.SetTraining(false);
-            cls.Model.eval();
-            var source = new ClassificationBatchSource(rows.Select(x => x.Item2).ToList(), classification.BatchSize(r), cls.Model.Config.PadTokenId ?? 0, shuffle: false);
-            var predictions = ClassifierPredictions.Run(cls.Model, source);
+            var predictions = ClassificationEval.Predict(cls, rows.Select(x => x.Item2).ToList(), classification.BatchSize(r));
             var outPath = r.GetValue(output);
             using var writer = outPath is null ? null : new StreamWriter(outPath + ".tmp");
             var target = writer ?? stdout;

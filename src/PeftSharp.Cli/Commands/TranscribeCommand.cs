@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PeftSharp.Generation.Whisper;
 using PeftSharp.Models.Whisper;
-using PeftSharp.Peft;
 using PeftSharp.Tokenization.Whisper;
 using static TorchSharp.torch;
 
@@ -40,8 +39,7 @@ internal static class TranscribeCommand
                 BeamSize = r.GetValue(beamSize),
                 MaxNewTokens = r.GetValue(maxNew),
             };
-            using var whisper = PretrainedWhisper.Load(modelOptions.ModelPath(r), modelOptions.LoadOptions(r));
-            if (modelOptions.AdapterPath(r) is { } adapterFolder) AdapterFolder.Load(whisper.Model, adapterFolder);
+            using var whisper = modelOptions.LoadWhisper(r);
             var generator = whisper.NewGenerator();
             var results = new List<(string Path, WhisperTranscription T)>();
             foreach (var chunk in files.Chunk(batch))

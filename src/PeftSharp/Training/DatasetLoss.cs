@@ -3,10 +3,16 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Training;
 
-/// <summary>Token-weighted mean next-token loss of a model over every batch of a source (epoch 0), and its perplexity.</summary>
+/// <summary>Target-weighted mean loss of a model over every batch of a source (epoch 0), and its perplexity.</summary>
 public static class DatasetLoss
 {
-    public static (double Loss, double Perplexity, long PredictedTokens) Compute(LlamaForCausalLM model, IBatchSource source)
+    /// <summary>Next-token loss of a causal LM.</summary>
+    public static (double Loss, double Perplexity, long PredictedTokens) Compute(LlamaForCausalLM model, IBatchSource source) =>
+        Compute(source, b => CausalLmLoss.Compute(
+            model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds), b.Labels));
+
+    /// <param name="batchLoss">A batch's summed loss and the number of targets it sums over (run without gradients).</param>
+    public static (double Loss, double Perplexity, long PredictedTokens) Compute(IBatchSource source, Func<TrainingBatch, (Tensor Sum, long Targets)> batchLoss)
     {
         double sum = 0;
         long count = 0;
@@ -15,8 +21,7 @@ public static class DatasetLoss
             {
                 using var scope = NewDisposeScope();
                 using var _ = b;
-                var logits = model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds);
-                var (s, n) = CausalLmLoss.Compute(logits, b.Labels);
+                var (s, n) = batchLoss(b);
                 sum += s.item<float>();
                 count += n;
             }

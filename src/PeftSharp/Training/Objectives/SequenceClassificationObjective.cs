@@ -16,14 +16,16 @@ namespace PeftSharp.Training.Objectives;
 public sealed class SequenceClassificationObjective : ITrainingObjective
 {
     readonly LlamaForSequenceClassification model;
-    readonly float[]? classWeights;
+    readonly Tensor? classWeights;
 
     public SequenceClassificationObjective(LlamaForSequenceClassification model, float[]? classWeights = null)
     {
         if (classWeights is not null && classWeights.Length != model.Labels.Count)
             throw new ConfigurationException($"{classWeights.Length} class weights for {model.Labels.Count} labels: give one weight per label");
         this.model = model;
-        this.classWeights = classWeights;
+        // Made once: the loss of every batch uses it. The logits are fp32 (fp64 for an fp64 model).
+        this.classWeights = classWeights is null ? null
+            : tensor(classWeights, dtype: model.score.weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
     }
 
     public nn.Module Model => model;
@@ -32,8 +34,7 @@ public sealed class SequenceClassificationObjective : ITrainingObjective
     public Tensor Loss(TrainingBatch b)
     {
         var logits = model.Forward(b.InputIds, b.AttentionMask);
-        using var weight = classWeights is null ? null : tensor(classWeights, dtype: logits.dtype);
-        return nn.functional.cross_entropy(logits, b.Labels, weight: weight, reduction: nn.Reduction.Sum);
+        return nn.functional.cross_entropy(logits, b.Labels, weight: classWeights, reduction: nn.Reduction.Sum);
     }
 
     public long Targets(TrainingBatch b) => b.Labels.shape[0];

@@ -39,25 +39,15 @@ public sealed class SpeechToTextObjective(WhisperForConditionalGeneration model,
 
     public EvalResult Evaluate(IBatchSource source)
     {
-        double sum = 0;
-        long count = 0;
-        using (no_grad())
-            foreach (var b in source.Epoch(0))
-            {
-                using var scope = NewDisposeScope();
-                using var _ = b;
-                sum += Loss(b).item<float>();
-                count += Targets(b);
-            }
-        if (count == 0) throw new ConfigurationException("the ASR evaluation data has no target tokens");
-        var metrics = new Dictionary<string, double> { ["perplexity"] = Math.Exp(sum / count) };
+        var (loss, perplexity, count) = DatasetLoss.Compute(source, b => (Loss(b), Targets(b)));
+        var metrics = new Dictionary<string, double> { ["perplexity"] = perplexity };
         if (transcribe is { } t)
         {
             var r = AsrEvaluation.Run(t.Generator, t.Examples, t.Filters, t.Decoding, t.BatchSize, t.Normalizer);
             metrics["wer"] = r.Wer;
             metrics["cer"] = r.Cer;
         }
-        return new EvalResult(sum / count, count, metrics);
+        return new EvalResult(loss, count, metrics);
     }
 
     public void SaveModel(string folder, IReadOnlyDictionary<string, string>? extraFiles, bool overwrite) =>
