@@ -31,5 +31,11 @@ public static class Program
             stderr.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A write that failed outside the paths that explain themselves (disk full, read-only folder, ...).
+            stderr.WriteLine($"error: {e.Message} (check free space and permissions of the folders involved)");
+            return 1;
+        }
     }
 }

@@ -36,15 +36,21 @@ internal static class PredictCommand
                 : texts.Select(t => (t, new ClassificationExample(tokenizer.Encode(t, addSpecialTokens: true).Take(config.MaxSeqLength).ToArray(), -1))).ToList();
             var predictions = ClassificationEval.Predict(cls, rows.Select(x => x.Item2).ToList(), classification.BatchSize(r));
             var outPath = r.GetValue(output);
-            using var writer = outPath is null ? null : new StreamWriter(outPath + ".tmp");
-            var target = writer ?? stdout;
-            for (int i = 0; i < rows.Count; i++) target.WriteLine(Line(rows[i].Item1, predictions, i, cls.Model.Labels));
-            if (writer is not null)
+            void WriteAll(TextWriter target)
             {
-                writer.Dispose();
-                File.Move(outPath + ".tmp", outPath!, overwrite: true);
-                stdout.WriteLine($"wrote {rows.Count:N0} predictions to {outPath}");
+                for (int i = 0; i < rows.Count; i++) target.WriteLine(Line(rows[i].Item1, predictions, i, cls.Model.Labels));
             }
+            if (outPath is null)
+            {
+                WriteAll(stdout);
+                return 0;
+            }
+            IO.AtomicFile.Write(outPath, stream =>
+            {
+                using var writer = new StreamWriter(stream, leaveOpen: true);
+                WriteAll(writer);
+            });
+            stdout.WriteLine($"wrote {rows.Count:N0} predictions to {outPath}");
             return 0;
         });
         return cmd;

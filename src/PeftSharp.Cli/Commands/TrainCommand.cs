@@ -62,9 +62,14 @@ internal static class TrainCommand
         Path.IsPathRooted(p) || File.Exists(p) || Directory.Exists(p) ? p
         : File.Exists(Path.Combine(configDir, p)) || Directory.Exists(Path.Combine(configDir, p)) ? Path.Combine(configDir, p) : p;
 
+    // The output folder's lock, taken before the model loads so a second run refuses at once; the trainer keeps it.
+    static readonly AsyncLocal<OutputDirLock?> heldLock = new();
+
     static int Run(TrainConfig c, string configDir, TextWriter stdout)
     {
         TorchRuntime.EnsureInitialized();
+        using var outputLock = OutputDirLock.Acquire(c.Trainer.OutputDir);
+        heldLock.Value = outputLock;
         if (Directory.Exists(c.Trainer.OutputDir) && c.Trainer.ResumeFromCheckpoint is null
             && File.Exists(Path.Combine(c.Trainer.OutputDir, CheckpointStore.LatestFile)))
             throw new ConfigurationException($"{c.Trainer.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
@@ -89,6 +94,7 @@ internal static class TrainCommand
             BaseModelName = c.BaseModel,
             ExtraFiles = extraFiles,
             Progress = live ? ProgressLine : null,
+            OutputLock = heldLock.Value,
         };
         return trainer.Run().Steps > 0 ? 0 : 1;
     }

@@ -1,19 +1,25 @@
+using System.Runtime.InteropServices;
+
 namespace PeftSharp.IO;
 
 /// <summary>
 /// Writes a file so that readers see either the old file or the complete new one: the content goes to a temp
 /// file in the same folder (same file system, so the rename is atomic), is flushed to disk, then renamed over
-/// the target. A failure deletes the temp file and leaves any existing file untouched.
+/// the target and the folder entry itself is flushed. A failure deletes the temp file and leaves any existing file
+/// untouched.
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Temp files are hidden and end with this: <see cref="AtomicFolder.RemoveLeftovers"/> finds the ones a killed process left.</summary>
+    public const string TempSuffix = ".tmp";
+
     public static void Write(string path, Action<FileStream> write)
     {
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
         string folder = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}{TempSuffix}");
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -21,7 +27,9 @@ public static class AtomicFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
+            FaultPoint.Hit("atomic-file-rename");
             File.Move(temp, full, overwrite: true);
+            SyncDirectory(folder);
         }
         catch
         {
@@ -36,11 +44,33 @@ public static class AtomicFile
         Write(path, stream => stream.Write(copy));
     }
 
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>
+    /// Flushes a folder's entries (renames, new and deleted names) to disk, so a rename survives a power cut and not
+    /// only a process crash. A no-op where the platform has no such call (Windows flushes metadata itself).
+    /// </summary>
+    public static void SyncDirectory(string folder)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
+        int fd = Posix.open(folder, 0 /* O_RDONLY */);
+        if (fd < 0) return; // a folder we cannot open for reading still had its data files synced
+        try { Posix.fsync(fd); }
+        finally { Posix.close(fd); }
+    }
+
     // Cleanup must not replace the exception that made us clean up; the temp name is unique and hidden.
-    private static void DeleteQuietly(string temp)
+    internal static void DeleteQuietly(string temp)
     {
         try { File.Delete(temp); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+    }
+
+    static class Posix
+    {
+        [DllImport("libc", SetLastError = true)] public static extern int open(string path, int flags);
+        [DllImport("libc", SetLastError = true)] public static extern int fsync(int fd);
+        [DllImport("libc", SetLastError = true)] public static extern int close(int fd);
     }
 }

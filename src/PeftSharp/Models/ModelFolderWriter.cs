@@ -39,26 +39,22 @@ public static class ModelFolderWriter
         var full = Path.GetFullPath(outDir);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !overwrite)
             throw new PeftSharpException($"{full} already exists and is not empty: choose a new output folder or remove it first");
-        var parent = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId);
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-        Directory.CreateDirectory(tmp);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = IO.AtomicFolder.CreateTemp(full);
         try
         {
-            File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
-            if (generationConfig is not null) File.WriteAllText(Path.Combine(tmp, "generation_config.json"), generationConfig.ToJsonString(Indented));
+            IO.AtomicFile.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
+            if (generationConfig is not null) IO.AtomicFile.WriteAllText(Path.Combine(tmp, "generation_config.json"), generationConfig.ToJsonString(Indented));
             var tensors = CheckpointTensors(model, tiedKeys).OrderBy(kv => kv.Key, StringComparer.Ordinal);
             ShardedSafeTensorsWriter.Write(tmp, tensors, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
             // Read + write rather than File.Copy: a copy would inherit read-only modes of the source.
             foreach (var (name, source) in extraFiles ?? new Dictionary<string, string>())
-                File.WriteAllBytes(Path.Combine(tmp, name), File.ReadAllBytes(source));
-            if (Directory.Exists(full)) Directory.Delete(full, true);
-            Directory.Move(tmp, full);
+                IO.AtomicFile.WriteAllBytes(Path.Combine(tmp, name), File.ReadAllBytes(source));
+            IO.AtomicFolder.Commit(tmp, full);
         }
         catch
         {
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+            IO.AtomicFolder.DeleteQuietly(tmp);
             throw;
         }
     }

@@ -32,32 +32,42 @@ public sealed partial class CheckpointStore
                 .OrderBy(x => x.Item1).ToList()
             : Array.Empty<(int, string)>();
 
-    /// <summary>Writes a checkpoint: <paramref name="write"/> fills a temporary folder that then becomes checkpoint-&lt;step&gt;.</summary>
+    /// <summary>
+    /// Writes a checkpoint: <paramref name="write"/> fills a temporary folder that then becomes checkpoint-&lt;step&gt;,
+    /// then "latest" names it. A failed write (disk full, read-only folder) deletes the temporary folder and raises an
+    /// error that says the previous checkpoint is intact; nothing that was there before is touched.
+    /// </summary>
     public string Save(int step, Action<string> write)
     {
-        Directory.CreateDirectory(outputDir);
         var final = Path.Combine(outputDir, $"checkpoint-{step}");
-        var tmp = Path.Combine(outputDir, $".checkpoint-{step}.tmp-{Environment.ProcessId}");
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-        Directory.CreateDirectory(tmp);
+        string? tmp = null;
         try
         {
+            Directory.CreateDirectory(outputDir);
+            tmp = IO.AtomicFolder.CreateTemp(final);
             write(tmp);
-            if (Directory.Exists(final)) Directory.Delete(final, true);
-            Directory.Move(tmp, final);
+            IO.AtomicFolder.Commit(tmp, final);
+            FaultPoint.Hit("checkpoint-pointer");
+            IO.AtomicFile.WriteAllText(Path.Combine(outputDir, LatestFile), Path.GetFileName(final) + "\n");
         }
-        catch
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-            throw;
+            if (tmp is not null) IO.AtomicFolder.DeleteQuietly(tmp);
+            var previous = Resolve("latest", required: false);
+            throw new PeftSharpException($"could not write checkpoint-{step} in {outputDir} ({e.Message}). " +
+                (previous is null ? "No earlier checkpoint exists. " : $"The previous checkpoint {Path.GetFileName(previous)} is intact and resumable. ") +
+                "Free disk space or make the folder writable, then run again with --resume", e);
         }
-        IO.AtomicFile.WriteAllBytes(Path.Combine(outputDir, LatestFile), System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(final) + "\n"));
-        foreach (var (_, old) in List().SkipLast(Math.Max(1, keep))) Directory.Delete(old, true);
+        // The oldest go only once the new one is named by "latest"; the one "latest" names is always kept.
+        foreach (var (_, old) in List().SkipLast(Math.Max(1, keep)))
+            if (old != final) IO.AtomicFolder.Delete(old);
         return final;
     }
 
     /// <summary>The checkpoint to resume from: "latest" (or true) resolves the pointer, else a path.</summary>
-    public string? Resolve(string? resume)
+    public string? Resolve(string? resume) => Resolve(resume, required: true);
+
+    string? Resolve(string? resume, bool required)
     {
         if (string.IsNullOrEmpty(resume) || resume is "false") return null;
         if (resume is "latest" or "true")
@@ -65,10 +75,13 @@ public sealed partial class CheckpointStore
             var pointer = Path.Combine(outputDir, LatestFile);
             if (File.Exists(pointer))
             {
-                var dir = Path.Combine(outputDir, File.ReadAllText(pointer).Trim());
-                if (Directory.Exists(dir)) return dir;
+                // Only a checkpoint-<step> name is followed: a damaged pointer falls back to the newest folder.
+                var name = File.ReadAllText(pointer).Trim();
+                var dir = Path.Combine(outputDir, name);
+                if (CheckpointName().IsMatch(name) && Directory.Exists(dir)) return dir;
             }
             var last = List().LastOrDefault();
+            if (!required) return last.Path;
             return last.Path ?? throw new ConfigurationException($"resume requested but {outputDir} has no checkpoint-* folder yet");
         }
         return Directory.Exists(resume) ? resume : throw new ConfigurationException($"resume_from_checkpoint '{resume}' is not a folder");

@@ -8,11 +8,16 @@ namespace PeftSharp.Training;
 public sealed record MetricPoint(int Step, double Epoch, string Split, double Loss, double? LearningRate = null,
     double? GradNorm = null, double? TokensPerSecond = null, double? Perplexity = null,
     [property: System.Text.Json.Serialization.JsonPropertyName("peak_memory_mib")] double? PeakMemoryMiB = null,
-    IReadOnlyDictionary<string, double>? Method = null, IReadOnlyDictionary<string, double>? Metrics = null);
+    IReadOnlyDictionary<string, double>? Method = null, IReadOnlyDictionary<string, double>? Metrics = null)
+{
+    /// <summary>Steps skipped so far for a non-finite loss or gradient (absent while there are none).</summary>
+    public int? SkippedSteps { get; init; }
+}
 
 /// <summary>
 /// Where training metrics go: metrics.jsonl (one JSON object per line, flushed as written), TensorBoard event files
-/// (TorchSharp's SummaryWriter) and an in-memory history for the final plot and summary.
+/// (TorchSharp's SummaryWriter) and an in-memory history for the final plot and summary. A resumed run's earlier
+/// points are written to a new file that replaces the old one atomically, so a crash at any moment keeps them.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -24,19 +29,39 @@ public sealed class MetricsLog : IDisposable
     public IReadOnlyList<MetricPoint> History => history;
     public string JsonlPath { get; }
 
-    public MetricsLog(string outputDir, bool useTensorBoard)
+    public static string PathIn(string outputDir) => Path.Combine(outputDir, "metrics.jsonl");
+
+    /// <param name="earlier">Points kept from the run being resumed: written first, not sent to TensorBoard again.</param>
+    public MetricsLog(string outputDir, bool useTensorBoard, IReadOnlyList<MetricPoint>? earlier = null)
     {
         Directory.CreateDirectory(outputDir);
-        JsonlPath = Path.Combine(outputDir, "metrics.jsonl");
-        jsonl = new StreamWriter(new FileStream(JsonlPath, FileMode.Create, FileAccess.Write, FileShare.Read));
+        JsonlPath = PathIn(outputDir);
+        earlier ??= Array.Empty<MetricPoint>();
+        IO.AtomicFile.WriteAllText(JsonlPath, string.Concat(earlier.Select(p => JsonSerializer.Serialize(p, Json) + "\n")));
+        history.AddRange(earlier);
+        jsonl = new StreamWriter(new FileStream(JsonlPath, FileMode.Append, FileAccess.Write, FileShare.Read));
         if (useTensorBoard) tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(outputDir, "runs"));
     }
 
+    /// <summary>The points in a metrics.jsonl; a last line cut short by a crash is ignored, a damaged line elsewhere is an error.</summary>
     public static IEnumerable<MetricPoint> Read(string path)
     {
-        if (!File.Exists(path)) yield break;
-        foreach (var line in File.ReadLines(path))
-            if (line.Length > 0) yield return JsonSerializer.Deserialize<MetricPoint>(line, Json)!;
+        if (!File.Exists(path)) return Array.Empty<MetricPoint>();
+        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToList();
+        var points = new List<MetricPoint>(lines.Count);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            try { points.Add(JsonSerializer.Deserialize<MetricPoint>(lines[i], Json)!); }
+            catch (JsonException e) when (i == lines.Count - 1)
+            {
+                Diagnostics.Warn($"{path}: ignoring its last line, cut short ({e.Message})");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidFileFormatException(path, $"line {i + 1} is not a metrics record ({e.Message}); move the file aside to start its log afresh", e);
+            }
+        }
+        return points;
     }
 
     public void Log(MetricPoint p, bool toTensorBoard = true)
@@ -68,6 +93,7 @@ public sealed class MetricsLog : IDisposable
         if (p.GradNorm is { } g) b.Append(inv, $" grad_norm {g:F3}");
         if (p.TokensPerSecond is { } t) b.Append(inv, $" {t:F0} tok/s");
         if (p.PeakMemoryMiB is { } m) b.Append(inv, $" peak {m:F0} MiB");
+        if (p.SkippedSteps is { } skipped) b.Append(inv, $" skipped {skipped}");
         foreach (var (name, value) in p.Method ?? new Dictionary<string, double>()) b.Append(inv, $" {name} {value:G4}");
         foreach (var (name, value) in p.Metrics ?? new Dictionary<string, double>()) b.Append(inv, $" {name} {value:F4}");
         return b.ToString();

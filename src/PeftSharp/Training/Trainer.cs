@@ -40,6 +40,8 @@ public sealed class Trainer
     public Action<TrainingProgress>? Progress { get; init; }
     /// <summary>Files copied into every saved model/adapter folder (e.g. tokenizer files), name -> source path.</summary>
     public IReadOnlyDictionary<string, string>? ExtraFiles { get; init; }
+    /// <summary>The output folder's lock when the caller took it before loading the model (the CLI does); else the run takes it.</summary>
+    public OutputDirLock? OutputLock { get; init; }
 
     /// <summary>Causal-LM fine-tuning (SFT, continued pre-training) of a decoder-only model.</summary>
     public Trainer(TrainerOptions options, LlamaForCausalLM model, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
@@ -86,6 +88,9 @@ public sealed class Trainer
     public TrainingResult Run(CancellationToken cancel = default)
     {
         var watch = Stopwatch.StartNew();
+        using var ownLock = OutputLock is null ? OutputDirLock.Acquire(o.OutputDir) : null;
+        foreach (var leftover in IO.AtomicFolder.RemoveLeftovers(o.OutputDir))
+            log.WriteLine($"removed {leftover}, left by an interrupted run");
         var store = new CheckpointStore(o.OutputDir, o.SaveTotalLimit);
         var parameters = TrainableParameters();
         if (parameters.Count == 0) throw new ConfigurationException("nothing to train: no parameter requires a gradient");
@@ -96,15 +101,19 @@ public sealed class Trainer
         manual_seed(o.Seed);
         var state = new TrainerState { TotalSteps = totalSteps };
         var resumeFrom = store.Resolve(o.ResumeFromCheckpoint);
+        int savedStep = -1; // the step of the newest checkpoint on disk, so a resumed finished run does not write it again
         if (resumeFrom is not null)
         {
             state = LoadCheckpoint(resumeFrom, optimizer);
+            savedStep = state.GlobalStep;
             log.WriteLine($"resumed from {resumeFrom} at step {state.GlobalStep} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
         }
-        // On resume, metrics logged after the checkpoint (by the run that died) are dropped: those steps run again.
-        var earlier = resumeFrom is null ? new List<MetricPoint>() : MetricsLog.Read(Path.Combine(o.OutputDir, "metrics.jsonl")).Where(p => p.Step <= state.GlobalStep).ToList();
-        using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard);
-        foreach (var p in earlier) metrics.Log(p, toTensorBoard: false);
+        // On resume, metrics logged after the checkpoint (by the run that died) are dropped: those steps run again. So
+        // is the final evaluation when the run died after its last checkpoint: it runs again too.
+        bool finished = state.GlobalStep >= totalSteps;
+        var earlier = resumeFrom is null ? new List<MetricPoint>()
+            : MetricsLog.Read(MetricsLog.PathIn(o.OutputDir)).Where(p => p.Step < state.GlobalStep || (p.Step == state.GlobalStep && !(finished && p.Split == "eval"))).ToList();
+        using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard, earlier);
         objective.GradientCheckpointing = o.GradientCheckpointing;
         peft?.ActiveTraining?.Begin(totalSteps);
         SetTraining(true);
@@ -148,6 +157,7 @@ public sealed class Trainer
             }
             consecutiveBad = 0;
             state = state with { GlobalStep = state.GlobalStep + 1 };
+            FaultPoint.Hit("step");
             Progress?.Invoke(new TrainingProgress(state.GlobalStep, totalSteps, loss / Math.Max(1, predicted), schedule.LrAt(state.GlobalStep - 1),
                 (windowTokens + tokens) / Math.Max(1e-9, windowWatch.Elapsed.TotalSeconds), Eta(watch, state.GlobalStep, totalSteps), ProcessMemory.PeakBytes() / 1048576.0));
             windowLoss += loss;
@@ -157,7 +167,10 @@ public sealed class Trainer
             {
                 var point = new MetricPoint(state.GlobalStep, EpochProgress(state), "train", windowLoss / Math.Max(1, windowPredicted),
                     schedule.LrAt(state.GlobalStep - 1), lastGradNorm, windowTokens / windowWatch.Elapsed.TotalSeconds,
-                    PeakMemoryMiB: ProcessMemory.PeakBytes() / 1048576.0, Method: peft?.ActiveTraining?.Metrics() is { Count: > 0 } m ? m : null);
+                    PeakMemoryMiB: ProcessMemory.PeakBytes() / 1048576.0, Method: peft?.ActiveTraining?.Metrics() is { Count: > 0 } m ? m : null)
+                {
+                    SkippedSteps = state.SkippedSteps > 0 ? state.SkippedSteps : null,
+                };
                 metrics.Log(point);
                 log.WriteLine($"{MetricsLog.Format(point)} eta {Eta(watch, state.GlobalStep, totalSteps)}");
                 windowLoss = 0;
@@ -170,7 +183,7 @@ public sealed class Trainer
                 state = RecordEval(state, lastEval, metrics, out stoppedEarly);
             }
             if (o.SaveSteps > 0 && state.GlobalStep % o.SaveSteps == 0 && state.GlobalStep < totalSteps)
-                SaveCheckpoint(store, state, optimizer);
+                savedStep = SaveCheckpoint(store, state, optimizer);
         }
 
         for (int epoch = state.Epoch; !Done(); epoch++)
@@ -199,8 +212,8 @@ public sealed class Trainer
             lastEval = Evaluate();
             state = RecordEval(state, lastEval, metrics, out _);
         }
-        SaveCheckpoint(store, state, optimizer);
-        SaveFinal();
+        if (savedStep != state.GlobalStep) SaveCheckpoint(store, state, optimizer);
+        SaveFinal(store);
         LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
         var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Perplexity, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed)
         {
@@ -309,17 +322,19 @@ public sealed class Trainer
     const string OptimizerFile = "optimizer.safetensors";
     const string RngFile = "rng_state.safetensors";
 
-    void SaveCheckpoint(CheckpointStore store, TrainerState state, ITrainingOptimizer optimizer)
+    int SaveCheckpoint(CheckpointStore store, TrainerState state, ITrainingOptimizer optimizer)
     {
         var path = store.Save(state.GlobalStep, dir =>
         {
             SaveWeights(dir);
+            FaultPoint.Hit("checkpoint-write");
             OptimizerCheckpoint.Save(Path.Combine(dir, OptimizerFile), optimizer);
             using var rng = get_rng_state();
             IO.SafeTensors.SafeTensorsWriter.Write(Path.Combine(dir, RngFile), new Dictionary<string, Tensor> { ["cpu"] = rng });
             state.Save(Path.Combine(dir, StateFile));
         });
         log.WriteLine($"checkpoint {path}");
+        return state.GlobalStep;
     }
 
     void SaveWeights(string dir)
@@ -333,11 +348,22 @@ public sealed class Trainer
     }
 
     /// <summary>The final adapter (or model) at the root of output_dir, where `--adapter output_dir` finds it.</summary>
-    void SaveFinal()
+    void SaveFinal(CheckpointStore store)
+    {
+        try { WriteFinal(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PeftSharpException($"could not write the final {(peft is null ? "model" : "adapter")} to {o.OutputDir} ({e.Message}). " +
+                $"The last checkpoint {Path.GetFileName(store.Resolve("latest"))} holds the same weights: free disk space or make the folder writable, then run again with --resume", e);
+        }
+    }
+
+    void WriteFinal()
     {
         if (peft is not null)
         {
             AdapterFolder.Save(peft, o.OutputDir, BaseModelName);
+            FaultPoint.Hit("final-save");
             foreach (var (name, source) in ExtraFiles ?? new Dictionary<string, string>())
                 IO.AtomicFile.WriteAllBytes(Path.Combine(o.OutputDir, name), File.ReadAllBytes(source));
             WriteAdapterFolderFiles(o.OutputDir);

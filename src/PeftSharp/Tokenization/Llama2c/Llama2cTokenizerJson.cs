@@ -86,7 +86,7 @@ public static class Llama2cTokenizerJson
     public static void Write(Llama2cTokenizer tok, string folder)
     {
         var options = new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), Build(tok).ToJsonString(options));
+        IO.AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), Build(tok).ToJsonString(options));
         var config = new JsonObject
         {
             ["tokenizer_class"] = "PreTrainedTokenizerFast",
@@ -97,6 +97,6 @@ public static class Llama2cTokenizerJson
             ["add_eos_token"] = false,
             ["clean_up_tokenization_spaces"] = false,
         };
-        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        IO.AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -1,0 +1,53 @@
+namespace PeftSharp;
+
+/// <summary>
+/// Named places in the write paths where the crash-safety tests kill the process. Set
+/// <c>PEFTSHARP_FAULT=name:n</c> (several separated by commas) and the n-th time this process reaches that place it
+/// kills itself with SIGKILL, exactly as an out-of-memory killer or a power cut would stop it: no finally blocks, no
+/// flushing. Unset (always, outside tests), a hit costs one dictionary lookup on an empty table.
+/// </summary>
+public static class FaultPoint
+{
+    public const string Variable = "PEFTSHARP_FAULT";
+    static readonly Lazy<Dictionary<string, int>> Remaining = new(() => Parse(Environment.GetEnvironmentVariable(Variable)));
+    static readonly object Gate = new();
+
+    /// <summary>The places: a test names them in <see cref="Variable"/>.</summary>
+    public static readonly IReadOnlyList<string> Names = new[]
+    {
+        "step",                // after an optimizer step, before its metrics are logged
+        "checkpoint-write",    // inside a checkpoint's temp folder, after the weights, before the optimizer state
+        "folder-commit",       // a complete temp folder, just before it is renamed into place
+        "checkpoint-pointer",  // a checkpoint renamed into place, before the "latest" pointer names it
+        "atomic-file-rename",  // a temp file flushed, before it is renamed over its target
+        "final-save",          // the final adapter's weights written, its config and tokenizer files not yet
+    };
+
+    public static void Hit(string name)
+    {
+        var remaining = Remaining.Value;
+        if (remaining.Count == 0) return;
+        lock (Gate)
+        {
+            if (!remaining.TryGetValue(name, out int left)) return;
+            remaining[name] = --left;
+            if (left > 0) return;
+        }
+        System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL on Unix
+        Thread.Sleep(Timeout.Infinite);
+    }
+
+    static Dictionary<string, int> Parse(string? spec)
+    {
+        var result = new Dictionary<string, int>();
+        if (string.IsNullOrWhiteSpace(spec)) return result;
+        foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var bits = part.Split(':');
+            if (!Names.Contains(bits[0]) || bits.Length > 2 || (bits.Length == 2 && !int.TryParse(bits[1], out _)))
+                throw new ConfigurationException($"{Variable}='{spec}': expected name[:count] with a name among {string.Join(", ", Names)}");
+            result[bits[0]] = bits.Length == 2 ? Math.Max(1, int.Parse(bits[1])) : 1;
+        }
+        return result;
+    }
+}

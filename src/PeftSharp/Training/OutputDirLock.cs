@@ -1,0 +1,125 @@
+using System.Globalization;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// One run per output folder: output_dir/.peftsharp.lock is held open with an exclusive lock (flock on Linux) for
+/// the whole run, so a second run writing to the same folder refuses instead of interleaving checkpoints. The kernel
+/// drops the lock when its process dies however it dies, so a lock file left by a killed run is recognised as stale
+/// and taken over; the file's contents (pid, host, start) only serve the messages.
+/// </summary>
+public sealed class OutputDirLock : IDisposable
+{
+    public const string FileName = ".peftsharp.lock";
+    readonly FileStream stream;
+    public string Path { get; }
+
+    OutputDirLock(string path, FileStream stream)
+    {
+        Path = path;
+        this.stream = stream;
+    }
+
+    public static OutputDirLock Acquire(string outputDir)
+    {
+        try { Directory.CreateDirectory(outputDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"cannot create output_dir {outputDir} ({e.Message}): choose a folder you can write to");
+        }
+        var path = System.IO.Path.Combine(outputDir, FileName);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new ConfigurationException($"output_dir {outputDir} is not writable ({e.Message}): choose a folder you can write to");
+        }
+        catch (IOException e) when (IsSharingViolation(e))
+        {
+            throw new ConfigurationException($"output_dir {outputDir} is in use by another run{Describe(ReadHolder(path))}: wait for it to finish or choose another output_dir");
+        }
+        catch (IOException e)
+        {
+            throw new ConfigurationException($"cannot write to output_dir {outputDir} ({e.Message}): check free space and permissions, or choose another output_dir");
+        }
+        try
+        {
+            var previous = new StreamReader(stream, leaveOpen: true).ReadToEnd().Trim();
+            if (previous.Length > 0 && IsLiveOtherProcess(previous))
+            {
+                // The kernel lock was free but the named process is alive: a file system without locks (some network mounts).
+                stream.Dispose();
+                throw new ConfigurationException($"output_dir {outputDir} is in use by another run{Describe(previous)}: wait for it to finish or choose another output_dir");
+            }
+            if (previous.Length > 0) Diagnostics.Info($"{path}: taking over a stale lock{Describe(previous)} whose run is no longer running");
+            stream.SetLength(0);
+            stream.Position = 0;
+            using (var w = new StreamWriter(stream, leaveOpen: true))
+                w.Write(string.Create(CultureInfo.InvariantCulture,
+                    $"pid {Environment.ProcessId}\nhost {Environment.MachineName}\nstart_ticks {StartTicks(Environment.ProcessId)}\nsince {DateTime.UtcNow:O}\n"));
+            stream.Flush(flushToDisk: true);
+            return new OutputDirLock(path, stream);
+        }
+        catch (IOException e)
+        {
+            stream.Dispose();
+            throw new ConfigurationException($"cannot write to output_dir {outputDir} ({e.Message}): check free space and permissions, or choose another output_dir");
+        }
+    }
+
+    public void Dispose()
+    {
+        try { File.Delete(Path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        stream.Dispose();
+    }
+
+    // .NET maps a held flock to an IOException with EWOULDBLOCK's HResult on Unix, ERROR_SHARING_VIOLATION on Windows.
+    static bool IsSharingViolation(IOException e) => (e.HResult & 0xFFFF) is 32 or 33 or 11 || e.Message.Contains("being used by another process", StringComparison.OrdinalIgnoreCase);
+
+    static string? ReadHolder(string path)
+    {
+        try
+        {
+            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return new StreamReader(s).ReadToEnd();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    static Dictionary<string, string> Fields(string contents) =>
+        contents.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(' ', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+
+    static string Describe(string? contents)
+    {
+        if (contents is null) return "";
+        var f = Fields(contents);
+        return f.TryGetValue("pid", out var pid) ? $" (pid {pid} on {f.GetValueOrDefault("host", "?")} since {f.GetValueOrDefault("since", "?")})" : "";
+    }
+
+    /// <summary>The holder named in the file is another process on this host that is still running (same pid and start time).</summary>
+    static bool IsLiveOtherProcess(string contents)
+    {
+        var f = Fields(contents);
+        if (!f.TryGetValue("pid", out var p) || !int.TryParse(p, out int pid) || pid == Environment.ProcessId) return false;
+        if (f.GetValueOrDefault("host") != Environment.MachineName) return false;
+        var ticks = StartTicks(pid);
+        return ticks is not null && ticks == f.GetValueOrDefault("start_ticks");
+    }
+
+    /// <summary>Field 22 of /proc/pid/stat: a process's start time, which tells a reused pid from the original.</summary>
+    static string? StartTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 ? fields[19] : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+}

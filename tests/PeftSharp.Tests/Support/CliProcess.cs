@@ -1,0 +1,47 @@
+using System.Diagnostics;
+
+namespace PeftSharp.Tests.Support;
+
+/// <summary>Runs the peftsharp CLI as a child process (`dotnet PeftSharp.Cli.dll ...`), for tests that kill it.</summary>
+public static class CliProcess
+{
+    public sealed record Result(int ExitCode, string Output, bool KilledByTest)
+    {
+        /// <summary>Ended by SIGKILL, from the test or from a fault point inside it (exit status 128 + 9).</summary>
+        public bool Killed => KilledByTest || ExitCode == 137;
+    }
+
+    /// <param name="killAfter">Kill the process (SIGKILL) this long after it starts, unless it has ended.</param>
+    public static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, TimeSpan? killAfter, params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = workDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        using var p = Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        bool killed = false;
+        if (killAfter is { } delay && !p.WaitForExit(delay))
+        {
+            p.Kill();
+            killed = true;
+        }
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill();
+            throw new TimeoutException($"peftsharp {string.Join(' ', args)} did not finish in 3 minutes:\n{output}");
+        }
+        p.WaitForExit(); // drains the output readers
+        lock (output) return new Result(p.ExitCode, output.ToString(), killed);
+    }
+}
