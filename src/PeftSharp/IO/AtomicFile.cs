@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace PeftSharp.IO;
 
 /// <summary>
@@ -65,12 +63,5 @@ public static class AtomicFile
         try { File.Delete(temp); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-    }
-
-    static class Posix
-    {
-        [DllImport("libc", SetLastError = true)] public static extern int open(string path, int flags);
-        [DllImport("libc", SetLastError = true)] public static extern int fsync(int fd);
-        [DllImport("libc", SetLastError = true)] public static extern int close(int fd);
     }
 }

@@ -80,15 +80,9 @@ public sealed class OutputDirLock : IDisposable
     // .NET maps a held flock to an IOException with EWOULDBLOCK's HResult on Unix, ERROR_SHARING_VIOLATION on Windows.
     static bool IsSharingViolation(IOException e) => (e.HResult & 0xFFFF) is 32 or 33 or 11 || e.Message.Contains("being used by another process", StringComparison.OrdinalIgnoreCase);
 
-    static string? ReadHolder(string path)
-    {
-        try
-        {
-            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return new StreamReader(s).ReadToEnd();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-    }
+    // .NET's own read would ask for a shared flock and fail while the holder has its exclusive one.
+    static string? ReadHolder(string path) =>
+        OperatingSystem.IsWindows() ? null : IO.Posix.ReadPrefix(path, 4096) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : null;
 
     static Dictionary<string, string> Fields(string contents) =>
         contents.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

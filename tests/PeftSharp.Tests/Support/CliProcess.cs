@@ -5,14 +5,23 @@ namespace PeftSharp.Tests.Support;
 /// <summary>Runs the peftsharp CLI as a child process (`dotnet PeftSharp.Cli.dll ...`), for tests that kill it.</summary>
 public static class CliProcess
 {
-    public sealed record Result(int ExitCode, string Output, bool KilledByTest)
+    public sealed record Result(int ExitCode, string Output)
     {
         /// <summary>Ended by SIGKILL, from the test or from a fault point inside it (exit status 128 + 9).</summary>
-        public bool Killed => KilledByTest || ExitCode == 137;
+        public bool Killed => ExitCode == 137;
     }
 
     /// <param name="killAfter">Kill the process (SIGKILL) this long after it starts, unless it has ended.</param>
-    public static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, TimeSpan? killAfter, params string[] args)
+    public static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, TimeSpan? killAfter, params string[] args) =>
+        Run(workDir, env, p =>
+        {
+            if (killAfter is { } delay && !p.WaitForExit(delay)) p.Kill();
+        }, args);
+
+    /// <param name="watch">Runs once the process has started, on this thread: may wait for something and kill it.</param>
+    public static Result RunWatched(string workDir, Action<Process> watch, params string[] args) => Run(workDir, null, watch, args);
+
+    static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, Action<Process> watch, string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -30,18 +39,13 @@ public static class CliProcess
         p.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        bool killed = false;
-        if (killAfter is { } delay && !p.WaitForExit(delay))
-        {
-            p.Kill();
-            killed = true;
-        }
+        watch(p);
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill();
             throw new TimeoutException($"peftsharp {string.Join(' ', args)} did not finish in 3 minutes:\n{output}");
         }
         p.WaitForExit(); // drains the output readers
-        lock (output) return new Result(p.ExitCode, output.ToString(), killed);
+        lock (output) return new Result(p.ExitCode, output.ToString());
     }
 }
