@@ -8,6 +8,7 @@ using PeftSharp.Bench;
 //        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-kernels] [--out bench/out]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- compare [--steps 200] [--methods lora-r8,ia3,...] [--out bench/out/compare]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- soak [--steps 5000] [--out bench/out/soak]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -60,6 +61,9 @@ switch (argv.FirstOrDefault())
         return PeftSharp.Bench.Compare.MethodComparison.Run(root, Opt("--out", Path.Combine(root, "bench/out/compare")),
             int.Parse(Opt("--steps", "200"), System.Globalization.CultureInfo.InvariantCulture),
             argv.Contains("--methods") ? Opt("--methods", "").Split(',') : null);
+    case "soak":
+        return PeftSharp.Bench.Reliability.TrainerSoak.Run(int.Parse(Opt("--steps", "5000"), System.Globalization.CultureInfo.InvariantCulture),
+            Opt("--out", Path.Combine(root, "bench/out/soak")));
     case "suite-train":
         return PeftSharp.Bench.Suite.TrainChild.Run(argv[1], argv[2]);
     case "suite-loss":
@@ -76,5 +80,6 @@ switch (argv.FirstOrDefault())
         Console.Error.WriteLine("       PeftSharp.Bench suite [--quick] [--shapes A,B] [--modes full,lora,qlora,reference] [--seq N,M] [--batch N,M] [--ckpt off,on] [--steps N] [--training-only]");
         Console.Error.WriteLine("       PeftSharp.Bench compare [--steps N] [--methods a,b] [--out DIR]");
         Console.Error.WriteLine("       PeftSharp.Bench profile [--shape smollm|qwen] [--batch N] [--seq N]");
+        Console.Error.WriteLine("       PeftSharp.Bench soak [--steps N] [--out DIR]");
         return 2;
 }
