@@ -24,11 +24,11 @@ internal sealed class AsrEval
 
     public int Run(ParseResult r, ModelOptions model, string manifestPath, int batchSize, string? outputDir, TextWriter stdout)
     {
-        if (batchSize < 1) throw new ConfigurationException($"--batch-size must be at least 1, found {batchSize}");
-        using var whisper = model.LoadWhisper(r);
+        var options = new WhisperDecodingOptions { Language = r.GetValue(language), BeamSize = r.GetValue(beamSize) }.Validate();
+        // The manifest first: every clip is opened there, so a bad row fails before the model loads.
         var manifest = AsrManifestReader.Read(manifestPath);
-        var result = AsrEvaluation.Run(whisper.NewGenerator(), manifest.Examples, whisper.MelFilters,
-            new WhisperDecodingOptions { Language = r.GetValue(language), BeamSize = r.GetValue(beamSize) }, batchSize,
+        using var whisper = model.LoadWhisper(r);
+        var result = AsrEvaluation.Run(whisper.NewGenerator(), manifest.Examples, whisper.MelFilters, options, batchSize,
             r.GetValue(basic) ? WhisperTextNormalizer.Basic : new WhisperTextNormalizer(english: true), r.GetValue(noSpaces));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"WER {result.Wer:P2} (S {result.Words.Substitutions}, D {result.Words.Deletions}, I {result.Words.Insertions} over {result.Words.ReferenceLength} words), " +

@@ -29,6 +29,11 @@ internal static class AsrTraining
         if (c.Datasets.Count != 1) throw new ConfigurationException("task: asr takes one manifest dataset (use eval_path or eval_split for evaluation)");
         var d = c.Datasets[0];
         var path = TrainCommand.Locate(d.Path, configDir);
+        // The manifest first: every clip is opened there, so a missing or unreadable WAV fails before the model loads.
+        var manifest = Read(path, d);
+        IReadOnlyList<AsrExample> train = manifest.Examples, eval = [];
+        if (d.EvalPath is { } ep) eval = Read(TrainCommand.Locate(ep, configDir), d).Examples;
+        else (train, eval) = DatasetSplitter.Split(manifest.Examples, d.EvalSplit, d.Seed);
         using var whisper = PretrainedWhisper.Load(TrainCommand.Locate(c.BaseModel, configDir), new ModelLoadOptions
         {
             DType = c.DType,
@@ -36,10 +41,6 @@ internal static class AsrTraining
             Quantization = c.Quantization,
             MemoryMapped = c.Adapter is not null,
         });
-        var manifest = Read(path, d);
-        IReadOnlyList<AsrExample> train = manifest.Examples, eval = [];
-        if (d.EvalPath is { } ep) eval = Read(TrainCommand.Locate(ep, configDir), d).Examples;
-        else (train, eval) = DatasetSplitter.Split(manifest.Examples, d.EvalSplit, d.Seed);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"manifest {d.Path}: {train.Count:N0} train / {eval.Count:N0} eval clips, {manifest.TotalSeconds / 60:F1} min of audio, {manifest.Skipped} rows skipped"));
 

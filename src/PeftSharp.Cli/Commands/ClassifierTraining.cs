@@ -17,12 +17,7 @@ internal static class ClassifierTraining
     public static int Run(TrainConfig c, string configDir, TextWriter stdout)
     {
         if (c.Datasets.Count != 1) throw new ConfigurationException("task: classification takes one dataset (use eval_path or eval_split for evaluation)");
-        var d = c.Datasets[0];
-        d = d with
-        {
-            Path = TrainCommand.Locate(d.Path, configDir),
-            EvalPath = d.EvalPath is null ? null : TrainCommand.Locate(d.EvalPath, configDir),
-        };
+        var d = TrainPreflight.Located(c.Datasets[0], configDir);
         var options = new ModelLoadOptions
         {
             DType = c.DType,

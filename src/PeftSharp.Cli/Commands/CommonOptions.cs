@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PeftSharp.IO.HuggingFace;
 using PeftSharp.Models;
 using PeftSharp.Models.Whisper;
 using PeftSharp.Peft;
@@ -49,8 +50,29 @@ internal sealed class ModelOptions
     }
 
     /// <summary>The model, and the adapter applied to it when --adapter was given.</summary>
+    /// <summary>
+    /// The checks that need no model, made by every Load before it reads a weight: dtype, quantization, the
+    /// tokenizer and adapter paths, and where the model is.
+    /// </summary>
+    public ModelLocation Check(ParseResult r)
+    {
+        var name = r.GetValue(dtype)!;
+        if (name != "auto") PretrainedCausalLM.ResolveDType(name, null);
+        LoadOptions(r);
+        if (r.GetValue(tokenizer) is { } t && !File.Exists(t) && !Directory.Exists(t))
+            throw new ConfigurationException($"--tokenizer {t} not found: pass a tokenizer file or folder, or leave it out to use the model's own");
+        if (AdapterPath(r) is { } folder)
+        {
+            if (!File.Exists(Path.Combine(folder, AdapterFolder.ConfigFile))) AdapterFolder.ReadConfig(folder); // throws, naming what the folder holds
+            if (!File.Exists(Path.Combine(folder, AdapterFolder.WeightsFile)))
+                throw new ConfigurationException($"{Path.Combine(folder, AdapterFolder.WeightsFile)} not found: the adapter folder has a config but no weights; pass a complete adapter folder");
+        }
+        return ModelLocator.Resolve(ModelPath(r));
+    }
+
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)
     {
+        Check(r);
         var lm = PretrainedCausalLM.Load(ModelPath(r), LoadOptions(r));
         try
         {
@@ -65,14 +87,18 @@ internal sealed class ModelOptions
     }
 
     /// <summary>A sequence classifier: the model's own head, or the head and adapter of --adapter (trained with task: classification).</summary>
-    public PretrainedClassifier LoadClassifier(ParseResult r) =>
-        PretrainedClassifier.Load(ModelPath(r), LoadOptions(r), adapterFolder: r.GetValue(adapter));
+    public PretrainedClassifier LoadClassifier(ParseResult r)
+    {
+        Check(r);
+        return PretrainedClassifier.Load(ModelPath(r), LoadOptions(r), adapterFolder: r.GetValue(adapter));
+    }
 
     public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
 
     /// <summary>A Whisper model, with the adapter of --adapter on it when given.</summary>
     public PretrainedWhisper LoadWhisper(ParseResult r)
     {
+        Check(r);
         var whisper = PretrainedWhisper.Load(ModelPath(r), LoadOptions(r));
         try
         {

@@ -14,10 +14,11 @@ internal static class ConvertCommand
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
+            var outDir = r.GetValue(output)!;
+            OutputFolder.Check(outDir, "--out", modelOptions.Check(r).Folder, mustBeNew: true);
             var (lm, peft) = modelOptions.Load(r);
             using var _ = lm;
             if (peft is not null) peft.MergeAndUnload();
-            var outDir = r.GetValue(output)!;
             ModelFolderWriter.Save(lm.Model, outDir, lm.TokenizerFiles());
             stdout.WriteLine($"wrote {Path.GetFullPath(outDir)} ({lm.Config.ModelType}, {ModelSummary.CountParameters(lm.Model):N0} parameters, {ModelFolderWriter.DTypeName(lm.Model.DType)})");
             return 0;

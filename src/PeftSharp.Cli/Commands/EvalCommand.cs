@@ -27,11 +27,16 @@ internal static class EvalCommand
         cmd.SetAction(r =>
         {
             var path = r.GetValue(data)!;
-            if (!File.Exists(path)) throw new ConfigurationException($"--data {path} not found");
+            if (!File.Exists(path)) throw new ConfigurationException($"--data {path} not found: pass an existing file");
+            int batchSize = ClassificationOptions.Positive(r.GetValue(batch), "--batch-size");
+            if (r.GetValue(window) is < 2 and var w0) throw new ConfigurationException($"--window must be at least 2 tokens, found {w0}");
+            if (r.GetValue(maxTokens) < 0) throw new ConfigurationException($"--max-tokens must be >= 0 (0 = the whole file), found {r.GetValue(maxTokens)}");
             switch (r.GetValue(task))
             {
-                case "classification": return ClassificationEval.Run(modelOptions.LoadClassifier(r), classification.Dataset(r, path), ClassificationOptions.Positive(r.GetValue(batch), "--batch-size"), r.GetValue(output), stdout);
-                case "asr": return asr.Run(r, modelOptions, path, r.GetValue(batch), r.GetValue(output), stdout);
+                case "classification":
+                    var dataset = classification.Dataset(r, path);
+                    return ClassificationEval.Run(modelOptions.LoadClassifier(r), dataset, batchSize, r.GetValue(output), stdout);
+                case "asr": return asr.Run(r, modelOptions, path, batchSize, r.GetValue(output), stdout);
                 case "perplexity" or "ppl": break;
                 case var t: throw new ConfigurationException($"--task {t} is not known: use perplexity, classification or asr");
             }

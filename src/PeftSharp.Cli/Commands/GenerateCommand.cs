@@ -30,6 +30,13 @@ internal static class GenerateCommand
         cmd.SetAction(r =>
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
+            if (r.GetValue(maxNew) is < 1 and var n) throw new ConfigurationException($"--max-new-tokens must be at least 1, found {n}");
+            // The values given, checked before the model loads (the defaults come from its generation_config.json).
+            new SamplingOptions
+            {
+                Temperature = r.GetValue(temperature) ?? 1, TopK = r.GetValue(topK) ?? 0, TopP = r.GetValue(topP) ?? 1,
+                RepetitionPenalty = r.GetValue(repetition) ?? 1,
+            }.Validate();
             var (lm, peft) = modelOptions.Load(r);
             using var _ = lm;
             var tok = lm.Tokenizer ?? throw new PeftSharpException(

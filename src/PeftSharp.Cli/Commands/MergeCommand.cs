@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PeftSharp.Models;
+using PeftSharp.Peft;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -14,7 +15,13 @@ internal static class MergeCommand
         modelOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            if (modelOptions.AdapterPath(r) is null) throw new ConfigurationException("merge needs --adapter <adapter folder>");
+            if (modelOptions.AdapterPath(r) is not { } folder) throw new ConfigurationException("merge needs --adapter <adapter folder>: pass the adapter to fold into the model");
+            var model = modelOptions.Check(r);
+            var config = AdapterFolder.ReadConfig(folder);
+            if (!config.UsesTargetModules)
+                throw new ConfigurationException(
+                    $"adapter {folder} is {config.PeftType} (virtual tokens, not a weight update), which cannot be merged into the base weights: use it unmerged with --adapter (generate, eval)");
+            OutputFolder.Check(r.GetValue(output)!, "--out", model.Folder, mustBeNew: true);
             var (lm, peft) = modelOptions.Load(r);
             using var _ = lm;
             if (lm.Model.DType != TorchSharp.torch.ScalarType.Float32)

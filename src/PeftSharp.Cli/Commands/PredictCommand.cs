@@ -27,14 +27,19 @@ internal static class PredictCommand
             var path = r.GetValue(data);
             var texts = r.GetValue(text) ?? [];
             if ((path is null) == (texts.Length == 0)) throw new ConfigurationException("give either --data FILE or one or more --text \"...\"");
-            if (path is not null && !File.Exists(path)) throw new ConfigurationException($"--data {path} not found");
+            if (path is not null && !File.Exists(path)) throw new ConfigurationException($"--data {path} not found: pass an existing file");
+            var config = classification.Dataset(r, path ?? "");
+            int batchSize = classification.BatchSize(r);
+            if (r.GetValue(output) is { } outFile && Path.GetDirectoryName(Path.GetFullPath(outFile)) is { } folder && (!Directory.Exists(folder) || Directory.Exists(outFile)))
+                throw new ConfigurationException(Directory.Exists(outFile)
+                    ? $"--output {outFile} is a folder: give a file path for the JSONL predictions"
+                    : $"--output {outFile}: its folder {folder} does not exist: create it first or write elsewhere");
             using var cls = modelOptions.LoadClassifier(r);
             var tokenizer = cls.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {cls.Location.Argument}: pass --tokenizer");
-            var config = classification.Dataset(r, path ?? "");
             var rows = path is not null
                 ? ClassificationDataset.ForPrediction(config, tokenizer, cls.Labels)
                 : texts.Select(t => (t, new ClassificationExample(tokenizer.Encode(t, addSpecialTokens: true).Take(config.MaxSeqLength).ToArray(), -1))).ToList();
-            var predictions = ClassificationEval.Predict(cls, rows.Select(x => x.Item2).ToList(), classification.BatchSize(r));
+            var predictions = ClassificationEval.Predict(cls, rows.Select(x => x.Item2).ToList(), batchSize);
             var outPath = r.GetValue(output);
             void WriteAll(TextWriter target)
             {

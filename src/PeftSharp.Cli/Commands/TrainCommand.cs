@@ -45,7 +45,7 @@ internal static class TrainCommand
     }
 
     /// <summary>The chat template family of the model folder's Jinja chat_template, when it is one we know.</summary>
-    static string? FolderChatTemplate(string folder)
+    internal static string? FolderChatTemplate(string folder)
     {
         if (!File.Exists(Path.Combine(folder, "tokenizer_config.json"))) return null;
         try { return ChatTemplate.FromTokenizerConfig(folder).Name; }
@@ -67,12 +67,10 @@ internal static class TrainCommand
 
     static int Run(TrainConfig c, string configDir, TextWriter stdout)
     {
+        TrainPreflight.Check(c, configDir);
         TorchRuntime.EnsureInitialized();
         using var outputLock = OutputDirLock.Acquire(c.Trainer.OutputDir);
         heldLock.Value = outputLock;
-        if (Directory.Exists(c.Trainer.OutputDir) && c.Trainer.ResumeFromCheckpoint is null
-            && File.Exists(Path.Combine(c.Trainer.OutputDir, CheckpointStore.LatestFile)))
-            throw new ConfigurationException($"{c.Trainer.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
         return c.Task switch
         {
             "classification" => ClassifierTraining.Run(c, configDir, stdout),
@@ -110,17 +108,16 @@ internal static class TrainCommand
             MemoryMapped = c.Adapter is not null, // full fine-tuning writes every weight: give it private memory up front
         });
         var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
+        // The adapter goes in before the data is read, so a target that does not fit the model fails before tokenization.
+        PeftModel? peft = null;
+        if (c.Adapter is { } method)
+            peft = PeftModel.Create(lm.Model, method.WithTokenizer(tokenizer) with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
         var trainParts = new List<IReadOnlyList<TokenizedExample>>();
         var evalParts = new List<IReadOnlyList<TokenizedExample>>();
         var folderTemplate = FolderChatTemplate(lm.Location.Folder);
         foreach (var d in c.Datasets)
         {
-            var built = DatasetBuilder.Build(d with
-            {
-                Path = Locate(d.Path, configDir),
-                EvalPath = d.EvalPath is null ? null : Locate(d.EvalPath, configDir),
-                ChatTemplate = d.ChatTemplate ?? folderTemplate,
-            }, tokenizer);
+            var built = DatasetBuilder.Build(TrainPreflight.Located(d, configDir) with { ChatTemplate = d.ChatTemplate ?? folderTemplate }, tokenizer);
             trainParts.Add(built.Train);
             evalParts.Add(built.Eval);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -139,12 +136,7 @@ internal static class TrainCommand
             Seed = (int)c.Trainer.Seed,
             PadId = tokenizer.PadId ?? tokenizer.EosId ?? 0,
         };
-        PeftModel? peft = null;
-        if (c.Adapter is { } method)
-        {
-            peft = PeftModel.Create(lm.Model, method.WithTokenizer(tokenizer) with { BaseModelNameOrPath = c.BaseModel }, seed: c.Trainer.Seed);
-            stdout.WriteLine(peft.TrainableReport());
-        }
+        if (peft is not null) stdout.WriteLine(peft.TrainableReport());
         return RunTrainer(c, new CausalLmObjective(lm.Model, c.Trainer.ChunkedLoss), peft, new DataBatchSource(train, batcher),
             eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null,
             lm.TokenizerFiles(), stdout);

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PeftSharp.Audio;
+using PeftSharp.Data.Speech;
 using PeftSharp.Generation.Whisper;
 using PeftSharp.Models.Whisper;
 using PeftSharp.Tokenization.Whisper;
@@ -28,8 +30,6 @@ internal static class TranscribeCommand
         {
             CommonOptions.ApplyThreads(r.GetValue(threads));
             var files = r.GetValue(audio)!;
-            foreach (var f in files)
-                if (!File.Exists(f)) throw new ConfigurationException($"audio file '{f}' not found: pass existing WAV files with --audio");
             int batch = r.GetValue(batchSize);
             if (batch < 1) throw new ConfigurationException($"--batch-size must be at least 1, found {batch}");
             var options = new WhisperDecodingOptions
@@ -38,7 +38,15 @@ internal static class TranscribeCommand
                 Task = ParseTask(r.GetValue(task)!),
                 BeamSize = r.GetValue(beamSize),
                 MaxNewTokens = r.GetValue(maxNew),
-            };
+            }.Validate();
+            // Every file is decoded once up front, so a missing or unreadable one fails before the model loads,
+            // not after the batches before it were transcribed.
+            foreach (var f in files)
+            {
+                if (!File.Exists(f)) throw new ConfigurationException($"audio file '{f}' not found: pass existing WAV files with --audio");
+                try { WavReader.Read(f); }
+                catch (InvalidFileFormatException e) { throw new ConfigurationException($"{e.Message}: {AsrManifestReader.ConvertHint}"); }
+            }
             using var whisper = modelOptions.LoadWhisper(r);
             var generator = whisper.NewGenerator();
             var results = new List<(string Path, WhisperTranscription T)>();

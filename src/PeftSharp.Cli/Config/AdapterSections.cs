@@ -12,22 +12,33 @@ namespace PeftSharp.Cli.Config;
 /// </summary>
 internal static class AdapterSections
 {
-    static readonly Dictionary<string, Func<ConfigSection, AdapterConfig>> Readers = new()
+    static readonly Dictionary<string, (string Section, Func<ConfigSection, AdapterConfig> Read)> Readers = new()
     {
-        ["lora"] = ReadLora,
-        ["qlora"] = ReadLora, // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
-        ["dora"] = c => ReadLora(c) with { UseDora = true },
-        ["adalora"] = ReadAdaLora,
-        ["ia3"] = MethodSections.ReadIa3,
-        ["sora"] = MethodSections.ReadSora,
-        ["bottleneck"] = MethodSections.ReadBottleneck,
-        ["prompt"] = ReadPromptTuning,
-        ["prefix"] = ReadPrefixTuning,
+        ["lora"] = ("lora", ReadLora),
+        ["qlora"] = ("lora", ReadLora), // LoRA on a 4-bit base (the quantization keys default to NF4 + double quantization)
+        ["dora"] = ("lora", c => ReadLora(c) with { UseDora = true }),
+        ["adalora"] = ("adalora", ReadAdaLora),
+        ["ia3"] = ("ia3", MethodSections.ReadIa3),
+        ["sora"] = ("sora", MethodSections.ReadSora),
+        ["bottleneck"] = ("bottleneck", MethodSections.ReadBottleneck),
+        ["prompt"] = ("prompt_tuning", ReadPromptTuning),
+        ["prefix"] = ("prefix_tuning", ReadPrefixTuning),
     };
 
     public static IReadOnlyCollection<string> Names => Readers.Keys;
 
-    public static AdapterConfig Read(string adapter, ConfigSection c) => Readers[adapter](c).Validate(c.Source);
+    /// <summary>The method's settings, checked; a section that belongs to another method is an error, not silently ignored.</summary>
+    public static AdapterConfig? Read(string adapter, ConfigSection c)
+    {
+        var own = Readers.TryGetValue(adapter, out var entry) ? entry.Section : null;
+        foreach (var section in Readers.Values.Select(r => r.Section).Distinct())
+            if (section != own && c.Section(section) is not null)
+            {
+                var users = Readers.Where(r => r.Value.Section == section).Select(r => r.Key);
+                throw c.Error(section, $"holds the settings of adapter: {string.Join(" / ", users)}, but adapter is '{adapter}': remove the section or change adapter");
+            }
+        return own is null ? null : entry.Read(c).Validate($"{c.Source} ({entry.Section} settings)");
+    }
 
     /// <summary>target_modules from a section: a list, one regex string, or all-linear (also the default).</summary>
     public static (IReadOnlyList<string>? Names, string? Regex) Targets(IReadOnlyList<string>? targets, bool allLinearByDefault = true)
@@ -62,7 +73,7 @@ internal static class AdapterSections
             Bias = s?.String("bias") ?? "none",
             ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
             InitLoraWeights = s?.String("init_lora_weights") ?? "true",
-            LayersToTransform = s?.Strings("layers_to_transform")?.Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+            LayersToTransform = s?.Ints("layers_to_transform"),
         };
         return cfg;
     }

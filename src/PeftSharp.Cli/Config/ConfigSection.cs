@@ -23,13 +23,14 @@ public sealed class ConfigSection
         foreach (var (k, v) in node.Children)
         {
             var key = ((YamlScalarNode)k).Value ?? "";
-            if (!values.TryAdd(key, v)) throw Error(key, "appears twice");
+            if (!values.TryAdd(key, v)) throw Error(key, "appears twice: keep one");
         }
     }
 
     public static ConfigSection Load(string file, IEnumerable<string> overrides)
     {
-        if (!File.Exists(file)) throw new ConfigurationException($"config file {file} not found");
+        if (!File.Exists(file))
+            throw new ConfigurationException($"config file {file} not found: pass the path of a YAML training config (see examples/ for some)");
         var stream = new YamlStream();
         try
         {
@@ -38,12 +39,22 @@ public sealed class ConfigSection
         }
         catch (YamlDotNet.Core.YamlException e)
         {
-            throw new ConfigurationException($"{file}: invalid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}");
+            throw InvalidYaml(file, e);
         }
         var root = stream.Documents.Count == 0 ? new YamlMappingNode() : stream.Documents[0].RootNode as YamlMappingNode
-            ?? throw new ConfigurationException($"{file}: the top level must be a mapping of keys to values");
+            ?? throw new ConfigurationException($"{file}: the top level must be a mapping of keys to values: write one 'key: value' per line (base_model: ..., datasets: ...)");
         foreach (var o in overrides) ApplyOverride(root, o, file);
         return new ConfigSection(root, file, "");
+    }
+
+    static ConfigurationException InvalidYaml(string file, YamlDotNet.Core.YamlException e)
+    {
+        var where = $"{file}: line {e.Start.Line}, column {e.Start.Column}";
+        // YamlDotNet refuses a repeated key itself, before ConfigSection sees the mapping.
+        if (e.Message.StartsWith("Duplicate key ", StringComparison.Ordinal))
+            return new ConfigurationException($"{where}: '{e.Message["Duplicate key ".Length..].Trim()}' appears twice: keep one");
+        return new ConfigurationException(
+            $"invalid YAML at line {e.Start.Line}, column {e.Start.Column} of {file} ({e.Message.TrimEnd('.')}): fix the syntax there (indentation, a ':' and a space after each key, closed quotes and brackets)");
     }
 
     /// <summary>"--a.b=value" (or "a.b=value") sets key b of section a; the value is read as YAML (numbers, true/false, lists).</summary>
@@ -51,10 +62,14 @@ public sealed class ConfigSection
     {
         var text = expression.StartsWith("--", StringComparison.Ordinal) ? expression[2..] : expression;
         int eq = text.IndexOf('=');
-        if (eq <= 0) throw new ConfigurationException($"override '{expression}' must look like --key=value or --section.key=value");
+        if (eq <= 0) throw new ConfigurationException($"override '{expression}' has no value: write it as --key=value or --section.key=value");
         var path = text[..eq].Split('.');
         var valueStream = new YamlStream();
-        valueStream.Load(new StringReader(text[(eq + 1)..].Length == 0 ? "''" : text[(eq + 1)..]));
+        try { valueStream.Load(new StringReader(text[(eq + 1)..].Length == 0 ? "''" : text[(eq + 1)..])); }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new ConfigurationException($"override '{expression}': the value is not valid YAML ({e.Message.TrimEnd('.')}): quote it, e.g. --key='value'");
+        }
         var value = valueStream.Documents[0].RootNode;
         var node = root;
         for (int i = 0; i < path.Length - 1; i++)
@@ -126,6 +141,11 @@ public sealed class ConfigSection
         };
     }
 
+    /// <summary>A list of integers, or a single integer (returned as one item).</summary>
+    public IReadOnlyList<int>? Ints(string key) =>
+        Strings(key)?.Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
+            : throw Error(key, $"must be a list of integers, found '{v}'")).ToList();
+
     public ConfigSection? Section(string key)
     {
         read.Add(key);
@@ -158,8 +178,11 @@ public sealed class ConfigSection
             if (!read.Contains(key))
             {
                 var suggestion = read.OrderBy(k => Levenshtein(k, key)).FirstOrDefault();
-                var hint = suggestion is not null && Levenshtein(suggestion, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean '{suggestion}'?)" : "";
-                throw Error(key, $"is not a known option{hint}; see the README's training section for the keys");
+                if (suggestion is not null && Levenshtein(suggestion, key) <= Math.Max(2, key.Length / 3))
+                    throw Error(key, $"is not a known option: did you mean '{suggestion}'?");
+                throw Error(key, Path.Length == 0
+                    ? "is not a known option: see the README's training section for the keys"
+                    : $"is not a known option: known keys here: {string.Join(", ", read)}");
             }
         foreach (var c in children) c.EnsureAllRead();
     }

@@ -67,6 +67,6 @@ internal static class MethodSections
     {
         ExcludeModules = s?.Strings("exclude_modules"),
         ModulesToSave = s?.Strings("modules_to_save") ?? Array.Empty<string>(),
-        LayersToTransform = s?.Strings("layers_to_transform")?.Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+        LayersToTransform = s?.Ints("layers_to_transform"),
     };
 }

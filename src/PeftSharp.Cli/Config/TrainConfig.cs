@@ -1,5 +1,7 @@
 using PeftSharp.Adapters;
 using PeftSharp.Data;
+using PeftSharp.Models;
+using PeftSharp.Generation.Whisper;
 using PeftSharp.Nn.Quantized;
 using PeftSharp.Training;
 
@@ -49,16 +51,19 @@ public sealed record TrainConfig(
         if (quant.Enabled && adapter is "none" or "full")
             throw c.Error("adapter", "full fine-tuning cannot update quantized weights: use adapter: lora/qlora, or drop load_in_4bit/load_in_8bit");
         int seqLen = c.Int("sequence_len") ?? 2048;
+        if (seqLen <= 0) throw c.Error("sequence_len", $"must be a positive number of tokens, found {seqLen}");
+        var dtype = c.String("dtype") ?? "auto";
+        if (dtype != "auto") Checked(c, () => PretrainedCausalLM.ResolveDType(dtype, null));
         bool packing = c.Bool("sample_packing") ?? false;
         bool trainOnInputs = c.Bool("train_on_inputs") ?? false;
         var chatTemplate = c.String("chat_template");
         double valSet = c.Double("val_set_size") ?? 0;
         int seed = c.Int("seed") ?? 42;
         var datasets = c.Sections("datasets").Select(d => ReadDataset(d, seqLen, packing, trainOnInputs, chatTemplate, valSet, seed)).ToList();
-        if (datasets.Count == 0) throw c.Error("datasets", "is required: a list of { path: ..., format: text|alpaca|messages|prompt_completion }");
+        if (datasets.Count == 0) throw c.Error("datasets", "is required: add a list of { path: ..., format: text|alpaca|messages|prompt_completion }");
         if (datasets.Select(d => (d.MaxSeqLength, d.Packing)).Distinct().Count() > 1)
             throw c.Error("datasets", "entries must share max_seq_length and packing (they are batched together)");
-        var trainer = new TrainerOptions
+        var trainer = Checked(c, () => new TrainerOptions
         {
             OutputDir = c.String("output_dir") ?? "output",
             Seed = seed,
@@ -86,29 +91,50 @@ public sealed record TrainConfig(
             ChunkedLoss = c.Bool("chunked_loss") ?? true,
             TensorBoard = c.Bool("tensorboard") ?? true,
             ResumeFromCheckpoint = c.String("resume_from_checkpoint"),
-        }.Validate();
-        var method = adapter is "none" or "full" ? null : AdapterSections.Read(adapter, c);
+        }.Validate());
+        if (!datasets.Any(d => d.EvalPath is not null || d.EvalSplit > 0))
+            foreach (var (key, value) in new[] { ("eval_steps", trainer.EvalSteps), ("early_stopping_patience", trainer.EarlyStoppingPatience) })
+                if (value > 0)
+                    throw c.Error(key, $"is {value} but there is no evaluation data: set val_set_size (e.g. 0.1) or a dataset's eval_path, or remove {key}");
+        var method = AdapterSections.Read(adapter, c);
         var task = (c.String("task") ?? "causal_lm").ToLowerInvariant();
         if (!Tasks.Contains(task)) throw c.Error("task", $"must be one of {string.Join(", ", Tasks)}, found '{task}'");
+        if (task != "causal_lm" && datasets.Count != 1)
+            throw c.Error("datasets", $"holds {datasets.Count} entries but task: {task} takes one dataset: use eval_path or val_set_size for evaluation data");
         var classWeights = c.Strings("class_weights") is { } cw ? string.Join(",", cw) : null;
         if (task != "classification" && (c.Has("labels") || classWeights is not null))
-            throw c.Error(c.Has("labels") ? "labels" : "class_weights", "applies to task: classification only");
+            throw c.Error(c.Has("labels") ? "labels" : "class_weights", "applies to task: classification only: remove it or set task: classification");
+        var labels = c.Strings("labels");
+        var labelMap = labels is null ? null : Checked(c, () => new Data.Classification.LabelMap(labels));
+        Checked(c, () => { Data.Classification.ClassWeights.Validate(classWeights, labelMap); return 0; });
         foreach (var key in new[] { "language", "speech_task", "eval_wer" })
-            if (task != "asr" && c.Has(key)) throw c.Error(key, "applies to task: asr only");
+            if (task != "asr" && c.Has(key)) throw c.Error(key, "applies to task: asr only: remove it or set task: asr");
+        var language = c.String("language");
+        Checked(c, () => new WhisperDecodingOptions { Language = language }.Validate());
         var speechTask = (c.String("speech_task") ?? "transcribe").ToLowerInvariant();
         if (speechTask is not ("transcribe" or "translate")) throw c.Error("speech_task", $"must be transcribe or translate, found '{speechTask}'");
-        var config = new TrainConfig(baseModel, c.String("tokenizer"), c.String("dtype") ?? "auto",
-            quant.Enabled ? quant.Validate() : null, method, datasets, trainer, c.Bool("group_by_length") ?? false)
+        var config = new TrainConfig(baseModel, c.String("tokenizer"), dtype,
+            quant.Enabled ? Checked(c, quant.Validate) : null, method, datasets, trainer, c.Bool("group_by_length") ?? false)
         {
             Task = task,
-            Labels = c.Strings("labels"),
+            Labels = labels,
             ClassWeights = classWeights,
-            Language = c.String("language"),
+            Language = language,
             SpeechTask = speechTask,
             EvalWer = c.Bool("eval_wer") ?? true,
         };
         c.EnsureAllRead();
         return config;
+    }
+
+    /// <summary>Runs a library check, naming the config file in its message.</summary>
+    static T Checked<T>(ConfigSection c, Func<T> check)
+    {
+        try { return check(); }
+        catch (ConfigurationException e) when (!e.Message.StartsWith(c.Source, StringComparison.Ordinal))
+        {
+            throw new ConfigurationException($"{c.Source}: {e.Message}");
+        }
     }
 
     static DatasetConfig ReadDataset(ConfigSection d, int seqLen, bool packing, bool trainOnInputs, string? chatTemplate, double valSet, int seed)
@@ -141,6 +167,6 @@ public sealed record TrainConfig(
             OnError = d.String("on_error") ?? defaults.OnError,
             TextSplit = d.String("text_split") ?? defaults.TextSplit,
             Streaming = d.Bool("streaming") ?? defaults.Streaming,
-        };
+        }.Validate($"{d.Source}: {d.Path}");
     }
 }

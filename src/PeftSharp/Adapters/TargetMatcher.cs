@@ -67,6 +67,10 @@ public static class TargetMatcher
         if (config.TargetModules is { } names && !allLinear)
         {
             var unmatched = names.Where(t => !all.Any(m => NameMatches(m.Name, new[] { t }, null))).ToList();
+            foreach (var t in unmatched)
+                if (Walk(root, "").FirstOrDefault(m => NameMatches(m.Item1, new[] { t }, null)) is ({ } path, { } other))
+                    throw new ConfigurationException(
+                        $"target module '{t}' is a {other.GetType().Name} ('{path}'), which cannot carry an adapter: target Linear layers ({LinearNames(all)}) or Embedding layers ({EmbeddingNames(all)}) instead");
             if (unmatched.Count > 0) throw NotFound(unmatched, all);
         }
         if (chosen.Count == 0)
@@ -82,14 +86,15 @@ public static class TargetMatcher
                 : throw new ConfigurationException($"'{path}' is not a Linear layer: {method} attaches to Linear layers only; drop it from target_modules");
     }
 
-    static ConfigurationException NotFound(IEnumerable<string> targets, List<(string Name, nn.Module Module)> all)
-    {
-        var linear = all.Where(m => m.Module is Linear).Select(m => m.Name.Split('.')[^1]).Distinct().OrderBy(s => s, StringComparer.Ordinal);
-        var embed = all.Where(m => m.Module is Embedding).Select(m => m.Name.Split('.')[^1]).Distinct();
-        return new ConfigurationException(
-            $"target module(s) {string.Join(", ", targets.Select(t => $"'{t}'"))} not found (after exclude_modules / layers_to_transform); " +
-            $"modules that match Linear are: {string.Join(", ", linear)}; Embedding: {string.Join(", ", embed)}");
-    }
+    static string LinearNames(List<(string Name, nn.Module Module)> all) =>
+        string.Join(", ", all.Where(m => m.Module is Linear).Select(m => m.Name.Split('.')[^1]).Distinct().OrderBy(s => s, StringComparer.Ordinal));
+
+    static string EmbeddingNames(List<(string Name, nn.Module Module)> all) =>
+        string.Join(", ", all.Where(m => m.Module is Embedding).Select(m => m.Name.Split('.')[^1]).Distinct());
+
+    static ConfigurationException NotFound(IEnumerable<string> targets, List<(string Name, nn.Module Module)> all) =>
+        new($"target module(s) {string.Join(", ", targets.Select(t => $"'{t}'"))} not found (after exclude_modules / layers_to_transform); " +
+            $"modules that match Linear are: {LinearNames(all)}; Embedding: {EmbeddingNames(all)}");
 
     /// <summary>The rank or alpha for one module: the first pattern key that matches the end of its name, else the default.</summary>
     public static T Pattern<T>(IReadOnlyDictionary<string, T> patterns, string fullName, T fallback)

@@ -59,6 +59,31 @@ public sealed record DatasetConfig
         catch (JsonException e) { throw new ConfigurationException($"dataset config: {e.Message}"); }
     }
 
+    /// <summary>
+    /// Checks every setting that needs no file: numbers in range and names parsed (format, chat_template, type,
+    /// on_error, text_split). <paramref name="where"/> (e.g. "config.yaml: datasets[0]") starts each message.
+    /// </summary>
+    public DatasetConfig Validate(string where = "dataset")
+    {
+        try
+        {
+            if (string.IsNullOrWhiteSpace(Path)) throw new ConfigurationException("path is not set: give the data file's path");
+            if (MaxSeqLength <= 0) throw new ConfigurationException($"max_seq_length must be a positive number of tokens, found {MaxSeqLength}");
+            if (!(EvalSplit >= 0 && EvalSplit < 1))
+                throw new ConfigurationException($"eval_split (val_set_size) must be in [0, 1), the fraction of examples held out, found {EvalSplit}");
+            DataFormats.Parse(Format);
+            if (ChatTemplate is { Length: > 0 } t) Data.ChatTemplate.Parse(t);
+            if (Type is not null) DatasetFileTypes.Parse(Type);
+            ParseOnError();
+            ParseTextSplit();
+        }
+        catch (ConfigurationException e)
+        {
+            throw new ConfigurationException($"{where}: {e.Message}");
+        }
+        return this;
+    }
+
     public FieldNames FieldNames => new()
     {
         Text = TextField, Instruction = InstructionField, Input = InputField, Output = OutputField,

@@ -104,16 +104,20 @@ public static class AdapterFolder
         using var file = SafeTensorsFile.Open(path);
         var record = peft.Adapters[name];
         var expected = record.Config.LoadTargets(record, PeftKeys.AdapterTensors(peft, name), file.Keys.ToList());
+        var trainedOn = record.Config.BaseModelNameOrPath is { } b ? $" ('{b}')" : "";
+        // Shapes first: an adapter of another base usually also lacks layers, but the shapes say why.
+        var mismatched = expected.Where(kv => file.Contains(kv.Key) && !file.GetInfo(kv.Key).Shape.SequenceEqual(kv.Value.shape))
+            .Select(kv => $"'{kv.Key}' is [{string.Join(", ", file.GetInfo(kv.Key).Shape)}] in the file but [{string.Join(", ", kv.Value.shape)}] in the model")
+            .ToList();
+        if (mismatched.Count > 0)
+            throw new PeftSharpException(
+                $"{path} was made for a different base model: {string.Join("; ", mismatched.Take(4))}{(mismatched.Count > 4 ? $"; and {mismatched.Count - 4} more" : "")}; " +
+                $"load it on the base it was trained on{(trainedOn.Length > 0 ? trainedOn : " (its adapter_config.json names none)")}, or train an adapter for this model");
         var missing = expected.Keys.Where(k => !file.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
             throw new PeftSharpException(
                 $"{path} lacks {missing.Count} tensor(s) the config's targets need: {string.Join(", ", missing.Take(6))}{(missing.Count > 6 ? ", ..." : "")}; " +
-                $"the file holds e.g. {string.Join(", ", file.Keys.Take(3))}");
-        var mismatched = expected.Where(kv => !file.GetInfo(kv.Key).Shape.SequenceEqual(kv.Value.shape))
-            .Select(kv => $"'{kv.Key}' is [{string.Join(", ", file.GetInfo(kv.Key).Shape)}] in the file but [{string.Join(", ", kv.Value.shape)}] in the model")
-            .ToList();
-        if (mismatched.Count > 0)
-            throw new PeftSharpException($"{path} was made for a different base model: {string.Join("; ", mismatched.Take(4))}{(mismatched.Count > 4 ? "; ..." : "")}");
+                $"the file holds e.g. {string.Join(", ", file.Keys.Take(3))}: it was probably trained on another base{trainedOn}, or its adapter_config.json does not match its weights");
         using (no_grad())
             foreach (var (key, target) in expected)
             {

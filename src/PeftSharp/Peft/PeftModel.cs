@@ -69,6 +69,10 @@ public sealed class PeftModel
             var matches = TargetMatcher.AdaptableModules(Model).Where(m => TargetMatcher.NameMatches(m.Name, new[] { target }, null)).ToList();
             if (matches.Count == 0)
                 throw new ConfigurationException($"modules_to_save entry '{target}' matches no Linear or Embedding module of the model");
+            if (matches.FirstOrDefault(m => m.Module is Linear { Quantized: not null }) is ({ } quantizedPath, _))
+                throw new ConfigurationException(
+                    $"modules_to_save entry '{target}' ('{quantizedPath}') is a quantized Linear, whose weight cannot be trained in full: " +
+                    "drop it from modules_to_save, or load the base unquantized (adapter: lora instead of qlora, no load_in_4bit/load_in_8bit)");
             foreach (var (path, module) in matches)
             {
                 object copy = module is Linear l ? new LinearToSave(l, name) : new EmbeddingToSave((Embedding)module, name);

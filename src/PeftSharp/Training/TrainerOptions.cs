@@ -54,7 +54,8 @@ public sealed record TrainerOptions
             throw new ConfigurationException($"lr_scheduler '{LrScheduler}' is not one of constant, constant_with_warmup, linear, cosine");
         if (Optimizer is not ("adamw" or "adamw_torch" or "adamw_8bit" or "paged_adamw" or "paged_adamw_32bit"))
             throw new ConfigurationException($"optimizer '{Optimizer}' is not one of adamw, adamw_8bit, paged_adamw");
-        if (WarmupSteps < 0 || WarmupRatio < 0 || WarmupRatio >= 1) throw new ConfigurationException("warmup_steps must be >= 0 and warmup_ratio in [0, 1)");
+        if (WarmupSteps < 0) throw new ConfigurationException($"warmup_steps must be >= 0, found {WarmupSteps}");
+        if (!(WarmupRatio >= 0 && WarmupRatio < 1)) throw new ConfigurationException($"warmup_ratio must be in [0, 1), the fraction of steps spent warming up, found {WarmupRatio}");
         if (double.IsNaN(WeightDecay) || WeightDecay < 0) throw new ConfigurationException($"weight_decay must be >= 0, found {WeightDecay}");
         if (double.IsNaN(MaxGradNorm) || MaxGradNorm < 0) throw new ConfigurationException($"max_grad_norm must be >= 0 (0 = no clipping), found {MaxGradNorm}");
         if (LoggingSteps <= 0) throw new ConfigurationException($"logging_steps must be positive, found {LoggingSteps}");

@@ -112,7 +112,7 @@ public class TrainCliTests
     [Theory]
     [InlineData("lerning_rate: 0.1", "did you mean 'learning_rate'")]
     [InlineData("num_epochs: two", "'num_epochs' must be an integer")]
-    [InlineData("micro_batch_size: 3", "Duplicate key micro_batch_size")]
+    [InlineData("micro_batch_size: 3", "'micro_batch_size' appears twice")]
     [InlineData("optimizer: sgd", "optimizer 'sgd'")]
     [InlineData("lr_scheduler: step", "lr_scheduler 'step'")]
     public void Bad_config_keys_and_values_are_named(string line, string expected)

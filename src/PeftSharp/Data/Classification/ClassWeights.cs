@@ -10,12 +10,26 @@ public static class ClassWeights
     {
         if (setting is null || setting.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
         if (setting.Equals("balanced", StringComparison.OrdinalIgnoreCase)) return Balanced(labels, map.Count);
+        return Given(setting, map);
+    }
+
+    /// <summary>
+    /// Checks a setting before any data is read: its entries, and their count when the labels are already known.
+    /// </summary>
+    public static void Validate(string? setting, LabelMap? labels)
+    {
+        if (setting is null || setting.Equals("none", StringComparison.OrdinalIgnoreCase) || setting.Equals("balanced", StringComparison.OrdinalIgnoreCase)) return;
+        Given(setting, labels);
+    }
+
+    static float[] Given(string setting, LabelMap? map)
+    {
         var parts = setting.Trim('[', ']').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var weights = new float[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out weights[i]) || !(weights[i] > 0) || !float.IsFinite(weights[i]))
                 throw new ConfigurationException($"class_weights entry '{parts[i]}' is not a positive number: use none, balanced, or one positive weight per label");
-        if (weights.Length != map.Count)
+        if (map is not null && weights.Length != map.Count)
             throw new ConfigurationException($"class_weights has {weights.Length} entries but there are {map.Count} labels ({string.Join(", ", map.Names)}): give one weight per label, in label-id order");
         return weights;
     }

@@ -51,6 +51,34 @@ public static class ClassificationDataset
         return rows.Zip(examples, (r, e) => (r.Text, e)).ToList();
     }
 
+    /// <summary>
+    /// The checks that need no tokenizer or model, made first: the files exist and are not empty, the text and label
+    /// columns are there, and with labels known up front (a config's labels) every label value is one of them.
+    /// </summary>
+    public static void Preflight(DatasetConfig config, LabelMap? labels, string where)
+    {
+        DatasetPreflight.CheckFiles(config, where);
+        foreach (var path in new[] { config.Path, config.EvalPath }.OfType<string>().Where(p => p.Length > 0))
+        {
+            bool first = true;
+            foreach (var record in DatasetReader.Read(path, config.ReaderOptions(path), new RecordIssues(config.ParseOnError())))
+            {
+                if (first)
+                {
+                    foreach (var (key, name, holds) in new[] { ("text_field", config.TextField, "texts"), ("label_field", config.LabelField, "labels") })
+                        if (!record.Fields.ContainsKey(name))
+                            throw new ConfigurationException(
+                                $"{key} '{name}' is not a field of '{path}' ({where}): set {key} to the column that holds the {holds}; the fields it has: {string.Join(", ", record.Fields.Keys)}");
+                    first = false;
+                }
+                if (labels is null) break;
+                if (Field(record, config.LabelField) is { } label && labels.TryId(label) is null)
+                    throw new ConfigurationException(
+                        $"{record.Location}: label '{label}' is not in labels ({string.Join(", ", labels.Names)}): add it to labels, or fix the row");
+            }
+        }
+    }
+
     sealed record Row(string Text, string? Label, string Source, long Line);
 
     static IEnumerable<Row> ReadRows(string path, DatasetConfig config, RecordIssues issues, bool requireLabels)

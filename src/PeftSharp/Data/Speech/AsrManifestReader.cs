@@ -11,6 +11,9 @@ namespace PeftSharp.Data.Speech;
 /// </summary>
 public static class AsrManifestReader
 {
+    /// <summary>What to do about a WAV that cannot be read.</summary>
+    public const string ConvertHint = "convert it to PCM 16-bit WAV (e.g. `ffmpeg -i in -c:a pcm_s16le out.wav`)";
+
     public static AsrManifest Read(string path, AsrManifestOptions? options = null)
     {
         options ??= new AsrManifestOptions();
@@ -62,7 +65,7 @@ public static class AsrManifestReader
         try { clip = WavReader.Read(file); }
         catch (Exception e) when (e is InvalidFileFormatException or IOException or UnauthorizedAccessException)
         {
-            Report("unreadable WAV", e.Message, "convert it to PCM 16-bit WAV (e.g. `ffmpeg -i in -c:a pcm_s16le out.wav`) or remove the row");
+            Report("unreadable WAV", e.Message, ConvertHint + " or remove the row");
             return null;
         }
         if (clip.Samples.Length == 0)

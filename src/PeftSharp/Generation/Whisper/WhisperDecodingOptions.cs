@@ -19,6 +19,16 @@ public sealed record WhisperDecodingOptions
     public IReadOnlyList<int>? SuppressTokens { get; init; }
     /// <summary>Ids not sampled first; null = begin_suppress_tokens from the model's configs, else [" ", &lt;|endoftext|&gt;].</summary>
     public IReadOnlyList<int>? BeginSuppressTokens { get; init; }
+
+    /// <summary>Checks what needs no model (beam size, token budget, language name), so a command can fail before it loads one.</summary>
+    public WhisperDecodingOptions Validate()
+    {
+        if (BeamSize is < 1) throw new ConfigurationException($"beam size must be at least 1 (1 = greedy), found {BeamSize}");
+        if (MaxNewTokens is < 1) throw new ConfigurationException($"max_new_tokens must be at least 1, found {MaxNewTokens}");
+        if (Language is { } l && WhisperLanguages.ToCode(l) is null)
+            throw new ConfigurationException($"language '{l}' is not a Whisper language: use a language code such as en, de or fr, or a name such as german");
+        return this;
+    }
 }
 
 /// <summary>One decoded clip: the sampled tokens (without the forced prefix and &lt;|endoftext|&gt;) and their text.</summary>
