@@ -12,16 +12,19 @@ public sealed class OutputDirLock : IDisposable
 {
     public const string FileName = ".peftsharp.lock";
     readonly FileStream stream;
+    readonly string? createdFolder; // removed again on release if the run left it empty (it failed before writing)
     public string Path { get; }
 
-    OutputDirLock(string path, FileStream stream)
+    OutputDirLock(string path, FileStream stream, string? createdFolder)
     {
         Path = path;
         this.stream = stream;
+        this.createdFolder = createdFolder;
     }
 
     public static OutputDirLock Acquire(string outputDir)
     {
+        string? created = Directory.Exists(outputDir) ? null : outputDir;
         try { Directory.CreateDirectory(outputDir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -61,7 +64,7 @@ public sealed class OutputDirLock : IDisposable
                 w.Write(string.Create(CultureInfo.InvariantCulture,
                     $"pid {Environment.ProcessId}\nhost {Environment.MachineName}\nstart_ticks {StartTicks(Environment.ProcessId)}\nsince {DateTime.UtcNow:O}\n"));
             stream.Flush(flushToDisk: true);
-            return new OutputDirLock(path, stream);
+            return new OutputDirLock(path, stream, created);
         }
         catch (IOException e)
         {
@@ -72,7 +75,11 @@ public sealed class OutputDirLock : IDisposable
 
     public void Dispose()
     {
-        try { File.Delete(Path); }
+        try
+        {
+            File.Delete(Path);
+            if (createdFolder is not null && !Directory.EnumerateFileSystemEntries(createdFolder).Any()) Directory.Delete(createdFolder);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         stream.Dispose();
     }

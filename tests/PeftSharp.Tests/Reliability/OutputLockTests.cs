@@ -36,12 +36,13 @@ public class OutputLockTests
         // The other run: a child process, killed as soon as this process has seen its lock refuse a second run.
         var other = CliProcess.RunWatched(dir.Path, p =>
         {
-            while (!File.Exists(lockFile) && !p.HasExited) Thread.Sleep(5);
+            // metrics.jsonl appears once the trainer runs, well after the lock was taken (the lock file itself exists a moment before its lock).
+            while (!File.Exists(Path.Combine(output, "metrics.jsonl")) && !p.HasExited) Thread.Sleep(5);
             refusal = CliRunner.Run("train", config).Err;
             p.Kill();
         }, "train", config);
         Assert.True(other.Killed, other.Output);
-        Assert.Contains("is in use by another run (pid ", refusal);
+        Assert.True(refusal.Contains("is in use by another run (pid "), refusal);
         Assert.True(File.Exists(lockFile)); // SIGKILL left the file; the kernel released the lock
 
         var notes = new List<string>();
