@@ -46,7 +46,7 @@ public sealed class JsonReading
         }
         catch (JsonException e)
         {
-            throw new InvalidFileFormatException(path, $"invalid JSON ({e.Message})", e);
+            throw new InvalidFileFormatException(path, $"not valid JSON ({e.Message})", e);
         }
         if (FirstUnreadableString(root) is { } where)
             throw new InvalidFileFormatException(path, $"the string at {where} is not valid text (invalid UTF-8, or an escaped lone "

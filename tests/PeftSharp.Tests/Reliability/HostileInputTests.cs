@@ -60,7 +60,7 @@ public class HostileInputTests
         ["config.json lone surrogate"] = (FuzzFormats.LlamaConfigJson, Utf8(LlamaConfig.Replace("\"silu\"", "\"\\ud800\"")), "is not valid text"),
         ["config.json invalid UTF-8"] = (FuzzFormats.LlamaConfigJson, [.. Utf8("{\"model_type\": \"ll"), 0xC3, 0x28, .. Utf8("ama\"}")], "is not valid text"),
         // was silently ambiguous, and ArgumentException from ToDictionary for rank_pattern
-        ["config.json duplicate key"] = (FuzzFormats.AdapterConfigJson, Utf8("""{"peft_type": "LORA", "target_modules": ["q_proj"], "rank_pattern": {"q_proj": 4, "q_proj": 8}}"""), "invalid JSON"),
+        ["config.json duplicate key"] = (FuzzFormats.AdapterConfigJson, Utf8("""{"peft_type": "LORA", "target_modules": ["q_proj"], "rank_pattern": {"q_proj": 4, "q_proj": 8}}"""), "not valid JSON"),
         // was InvalidOperationException: Sequence contains no elements
         ["whisper eos []"] = (FuzzFormats.WhisperConfigJson, Utf8(Encoding.UTF8.GetString(JsonSeeds.WhisperConfigs[0]).Replace("\"eos_token_id\": 50257", "\"eos_token_id\": []")), "'eos_token_id' is an empty list"),
         // was InvalidOperationException from GetString on a number
@@ -75,7 +75,7 @@ public class HostileInputTests
         ["tokenizer invalid regex"] = (FuzzFormats.TokenizerJson, Tokenizer("\"pattern\": {\"String\": \" \"}", "\"pattern\": {\"Regex\": \"(\"}"), "is not a regular expression .NET can run"),
         // was an Encode-time blow-up: an empty Replace pattern inserts its content between every two characters
         ["tokenizer empty Replace pattern"] = (FuzzFormats.TokenizerJson, Tokenizer("\"pattern\": {\"String\": \" \"}", "\"pattern\": {\"String\": \"\"}"), "has an empty pattern"),
-        ["tokenizer duplicate key"] = (FuzzFormats.TokenizerJson, Tokenizer("\"version\": \"1.0\",", "\"version\": \"1.0\", \"version\": \"2\","), "invalid JSON"),
+        ["tokenizer duplicate key"] = (FuzzFormats.TokenizerJson, Tokenizer("\"version\": \"1.0\",", "\"version\": \"1.0\", \"version\": \"2\","), "not valid JSON"),
         ["tokenizer special token ids strings"] = (FuzzFormats.TokenizerJson, Tokenizer("\"ids\": [1]", "\"ids\": [\"1\"]"), "TemplateProcessing special token '<s>' ids must be a token id"),
         ["tokenizer added token not an object"] = (FuzzFormats.TokenizerJson, Tokenizer("\"added_tokens\": [", "\"added_tokens\": [7, "), "added token 7"),
         // was a hang and gigabytes: each ByteLevel pass doubles the text

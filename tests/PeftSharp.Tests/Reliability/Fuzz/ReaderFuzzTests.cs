@@ -4,8 +4,9 @@ namespace PeftSharp.Tests.Reliability.Fuzz;
 /// Issue 9, hostile and broken files: at least 10,000 seeded mutations of valid files per format (set
 /// PEFTSHARP_FUZZ_ITERATIONS for longer runs, PEFTSHARP_FUZZ_SEED to change or reproduce a run). Every input must load or
 /// throw <see cref="PeftSharpException"/>; no other exception, no hang, no allocation beyond a bound of the file size.
-/// See <see cref="FuzzRunner"/> for the bounds.
+/// See <see cref="FuzzRunner"/> for the bounds, <see cref="FuzzCollection"/> for why they run alone.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public class ReaderFuzzTests
 {
     [Fact] public void SafeTensors_file_loads_or_is_refused() => FuzzRunner.Run(FuzzFormats.SafeTensors);
