@@ -24,7 +24,11 @@ public static class AdapterConfigReader
 
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
 
-    /// <summary>The config in <paramref name="j"/>; keys the method does not use are added to <paramref name="ignored"/>.</summary>
+    /// <summary>
+    /// The config in <paramref name="j"/>; keys the method does not use are added to <paramref name="ignored"/>. Throws
+    /// <see cref="InvalidFileFormatException"/> for values of the wrong type, <see cref="ConfigurationException"/> for
+    /// values out of range or an unknown peft_type.
+    /// </summary>
     public static AdapterConfig FromJson(JsonReading j, List<string> ignored)
     {
         var peftType = j.String("peft_type") ?? "LORA";

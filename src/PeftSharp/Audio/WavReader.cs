@@ -40,12 +40,12 @@ public static class WavReader
             throw Bad(source, $"RIFF form type is '{Ascii(bytes[8..12])}', expected 'WAVE'");
 
         Format? format = null;
-        int offset = 12;
+        long offset = 12; // long: a chunk may declare up to 4 GB, which would overflow an int offset
         while (offset + 8 <= bytes.Length)
         {
-            var id = bytes.Slice(offset, 4);
-            long size = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(offset + 4)..]);
-            int body = offset + 8;
+            var id = bytes.Slice((int)offset, 4);
+            long size = BinaryPrimitives.ReadUInt32LittleEndian(bytes[((int)offset + 4)..]);
+            int body = (int)offset + 8;
             if (id.SequenceEqual("fmt "u8))
             {
                 if (body + size > bytes.Length)
@@ -60,7 +60,7 @@ public static class WavReader
                     throw Bad(source, $"truncated: the 'data' chunk declares {size} bytes but only {bytes.Length - body} remain");
                 return Decode(bytes.Slice(body, (int)size), format, source);
             }
-            offset = checked(body + (int)Math.Min(size + (size & 1), int.MaxValue - body)); // chunks are word-aligned
+            offset = body + size + (size & 1); // chunks are word-aligned
         }
         throw Bad(source, format is null ? "no 'fmt ' chunk found" : "no 'data' chunk found");
     }

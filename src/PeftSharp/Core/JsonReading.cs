@@ -16,17 +16,85 @@ public sealed class JsonReading
         Source = source;
     }
 
-    public static JsonReading FromFile(string path)
+    /// <summary>
+    /// Reads a JSON config file (comments and trailing commas allowed); throws <see cref="InvalidFileFormatException"/>
+    /// when it is not valid JSON, repeats a key, or holds a string that is not text (see <see cref="ParseFile"/>).
+    /// </summary>
+    public static JsonReading FromFile(string path) => new(ParseFile(path), path);
+
+    static readonly JsonDocumentOptions FileOptions = new()
+    {
+        AllowTrailingCommas = true,
+        CommentHandling = JsonCommentHandling.Skip,
+        // Python's json keeps the last of repeated keys, .NET lookups the first: refuse rather than guess.
+        AllowDuplicateProperties = false,
+    };
+
+    /// <summary>
+    /// The whole of a JSON file, checked so that reading any value afterwards cannot fail on the text itself: valid JSON,
+    /// no key repeated in an object, every string and key readable as text. Throws <see cref="PeftSharpException"/> when
+    /// the file is missing and <see cref="InvalidFileFormatException"/> naming the problem otherwise.
+    /// </summary>
+    public static JsonElement ParseFile(string path)
     {
         if (!File.Exists(path)) throw new PeftSharpException($"{path} not found");
+        JsonElement root;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            return new JsonReading(doc.RootElement.Clone(), path);
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), FileOptions);
+            root = doc.RootElement.Clone();
         }
         catch (JsonException e)
         {
-            throw new InvalidFileFormatException(path, $"invalid JSON ({e.Message})", e);
+            throw new InvalidFileFormatException(path, $"not valid JSON ({e.Message})", e);
+        }
+        if (FirstUnreadableString(root) is { } where)
+            throw new InvalidFileFormatException(path, $"the string at {where} is not valid text (invalid UTF-8, or an escaped lone "
+                + "UTF-16 surrogate such as \\ud800); save the file as UTF-8");
+        return root;
+    }
+
+    /// <summary>
+    /// Where the first string or key that cannot be read as text is (invalid UTF-8 or an escaped lone surrogate), as a
+    /// path such as <c>$.id2label["0"]</c>; null when all read. System.Text.Json checks these only when a string is read,
+    /// and then throws InvalidOperationException, so untrusted documents are checked once, up front.
+    /// </summary>
+    public static string? FirstUnreadableString(JsonElement element, string path = "$")
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Readable(() => element.GetString()) ? null : path;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray())
+                    if (FirstUnreadableString(item, $"{path}[{i++}]") is { } bad) return bad;
+                return null;
+            case JsonValueKind.Object:
+                int index = 0;
+                foreach (var p in element.EnumerateObject())
+                {
+                    string? name = null;
+                    if (!Readable(() => name = p.Name)) return $"{path} (key number {index + 1})";
+                    if (FirstUnreadableString(p.Value, $"{path}[{JsonSerializer.Serialize(name)}]") is { } bad) return bad;
+                    index++;
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    static bool Readable(Func<string?> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

@@ -43,6 +43,11 @@ public static class AdapterFolder
         }
     }
 
+    /// <summary>
+    /// The folder's adapter_config.json: <see cref="InvalidFileFormatException"/> when it is malformed or a value has
+    /// the wrong type, <see cref="ConfigurationException"/> when a value is out of range, <see cref="PeftSharpException"/>
+    /// when it is missing.
+    /// </summary>
     public static AdapterConfig ReadConfig(string folder)
     {
         var path = Path.Combine(folder, ConfigFile);
@@ -100,7 +105,12 @@ public static class AdapterFolder
     public static void LoadWeights(PeftModel peft, string name, string folder)
     {
         var path = Path.Combine(folder, WeightsFile);
-        if (!File.Exists(path)) throw new PeftSharpException($"{path} not found: the adapter folder has a config but no weights");
+        if (!File.Exists(path))
+        {
+            // PEFT before 0.6 saved adapter_model.bin, a pickle: refused by name, never opened.
+            if (PickleCheckpoints.In(folder) is [var pickle, ..]) throw PickleCheckpoints.Refusal(Path.Combine(folder, pickle), WeightsFile);
+            throw new PeftSharpException($"{path} not found: the adapter folder has a config but no weights");
+        }
         using var file = SafeTensorsFile.Open(path);
         var record = peft.Adapters[name];
         var expected = record.Config.LoadTargets(record, PeftKeys.AdapterTensors(peft, name), file.Keys.ToList());

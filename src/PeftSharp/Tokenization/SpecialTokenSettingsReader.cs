@@ -32,11 +32,13 @@ public static class SpecialTokenSettingsReader
         };
     }
 
-    private static JsonNode? ReadJson(string path)
+    /// <summary>The file's top-level object; null when the file is absent. Malformed files throw <see cref="InvalidFileFormatException"/>.</summary>
+    private static JsonObject? ReadJson(string path)
     {
         if (!File.Exists(path)) return null;
-        try { return JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidFileFormatException(path, $"not valid JSON: {e.Message}", e); }
+        var json = JsonReading.ParseFile(path);
+        return json.ValueKind == JsonValueKind.Object ? JsonObject.Create(json)
+            : throw new InvalidFileFormatException(path, $"expected a JSON object at the top level, found {json.ValueKind}");
     }
 
     // A token is "text" or {"content": "text", ...} (AddedToken serialized).

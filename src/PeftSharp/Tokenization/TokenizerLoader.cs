@@ -5,7 +5,11 @@ using PeftSharp.Tokenization.Tiktoken;
 
 namespace PeftSharp.Tokenization;
 
-/// <summary>Opens the tokenizer of a model folder or a single tokenizer file, whatever its format.</summary>
+/// <summary>
+/// Opens the tokenizer of a model folder or a single tokenizer file, whatever its format. A malformed or truncated file
+/// throws <see cref="InvalidFileFormatException"/>; a format or component this version does not support throws
+/// <see cref="ConfigurationException"/>.
+/// </summary>
 public static class TokenizerLoader
 {
     private const string Expected = "tokenizer.json (Hugging Face), tokenizer.model (sentencepiece), tokenizer.bin (llama2.c) or *.tiktoken";

@@ -84,7 +84,7 @@ public class ModelFolderTests
     [InlineData("{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, \"intermediate_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 3, \"num_key_value_heads\": 2}", "multiple of num_key_value_heads")]
     [InlineData("{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, \"intermediate_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"rope_scaling\": {\"rope_type\": \"yarn\"}}", "rope type 'yarn'")]
     [InlineData("[1, 2]", "JSON object")]
-    [InlineData("{\"model_type\": ", "invalid JSON")]
+    [InlineData("{\"model_type\": ", "not valid JSON")]
     public void Bad_config_json_is_rejected_with_the_field_named(string json, string expected)
     {
         using var tmp = Fixtures.NewTempDir();

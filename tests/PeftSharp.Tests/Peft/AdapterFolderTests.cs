@@ -115,7 +115,7 @@ public class AdapterFolderTests
         Assert.Equal(new[] { "default", "emb" }, again.Adapters.Keys.Order());
     }
 
-    const string PeftStyleConfig = """
+    internal const string PeftStyleConfig = """
         {
           "alpha_pattern": {},
           "auto_mapping": null,

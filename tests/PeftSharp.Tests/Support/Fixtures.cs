@@ -38,8 +38,12 @@ public static class Fixtures
 
 public sealed class TempDir : IDisposable
 {
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "peftsharp-test-" + Guid.NewGuid().ToString("N")[..12]);
-    public TempDir() => Directory.CreateDirectory(Path);
+    public string Path { get; }
+    public TempDir(string? parent = null)
+    {
+        Path = System.IO.Path.Combine(parent ?? System.IO.Path.GetTempPath(), "peftsharp-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
     public string File(string name) => System.IO.Path.Combine(Path, name);
     public void Dispose()
     {

@@ -3,7 +3,11 @@ namespace PeftSharp.Data;
 /// <summary>Opens any supported dataset file as a lazy sequence of records.</summary>
 public static class DatasetReader
 {
-    /// <summary>Records of <paramref name="path"/>, read as they are enumerated; malformed ones go to <paramref name="issues"/>.</summary>
+    /// <summary>
+    /// Records of <paramref name="path"/>, read as they are enumerated; malformed ones go to <paramref name="issues"/>
+    /// (which throws <see cref="InvalidFileFormatException"/> under on_error: fail). A file that cannot be read on at all
+    /// (a broken JSON array, a corrupt Parquet file) throws <see cref="InvalidFileFormatException"/>.
+    /// </summary>
     public static IEnumerable<Record> Read(string path, ReaderOptions options, RecordIssues issues)
     {
         if (!File.Exists(path))

@@ -1,6 +1,9 @@
 namespace PeftSharp.Data;
 
-/// <summary>CSV and TSV, row by row. Without <c>columnNames</c> the first row is the header.</summary>
+/// <summary>
+/// CSV and TSV, row by row. Without <c>columnNames</c> the first row is the header. Bad rows go to the
+/// <see cref="RecordIssues"/>; an empty header row throws <see cref="InvalidFileFormatException"/>.
+/// </summary>
 public static class DelimitedReader
 {
     public static IEnumerable<Record> Read(string path, char delimiter, IReadOnlyList<string>? columnNames, RecordIssues issues)

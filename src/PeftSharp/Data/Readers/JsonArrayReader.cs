@@ -4,7 +4,9 @@ namespace PeftSharp.Data;
 
 /// <summary>
 /// A JSON file holding one array of objects, streamed element by element (System.Text.Json's async enumerable),
-/// so the file is never held in memory at once. Record.Line is the element's 1-based index.
+/// so the file is never held in memory at once. Record.Line is the element's 1-based index. Elements that are not
+/// objects or hold strings that are not text go to the <see cref="RecordIssues"/>; invalid JSON throws
+/// <see cref="InvalidFileFormatException"/>, since the rest of the array cannot be found.
 /// </summary>
 public static class JsonArrayReader
 {

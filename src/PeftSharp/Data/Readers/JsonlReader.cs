@@ -3,7 +3,10 @@ using System.Text.Json;
 
 namespace PeftSharp.Data;
 
-/// <summary>JSON Lines: one object per line, read line by line; blank lines are ignored.</summary>
+/// <summary>
+/// JSON Lines: one object per line, read line by line; blank lines are ignored. Lines that are not a JSON object, or
+/// hold a string that is not text, go to the <see cref="RecordIssues"/>.
+/// </summary>
 public static class JsonlReader
 {
     public static IEnumerable<Record> Read(string path, RecordIssues issues)
@@ -56,6 +59,13 @@ static class JsonObjects
         if (root.ValueKind != JsonValueKind.Object)
         {
             issues.Report(source, line, "not a JSON object", $"found {root.ValueKind}", "each record must be a JSON object such as {\"text\": \"...\"}");
+            return null;
+        }
+        // Strings are decoded only when read: a record with one that is not text is malformed here, not deep in training.
+        if (JsonReading.FirstUnreadableString(root) is { } where)
+        {
+            issues.Report(source, line, "invalid text", $"the string at {where} is not valid UTF-8 or holds an escaped lone surrogate such as \\ud800",
+                "save the file as UTF-8");
             return null;
         }
         var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);

@@ -34,6 +34,10 @@ public static partial class ModelLocator
         return System.IO.Path.Combine(xdg, "huggingface", "hub");
     }
 
+    /// <summary>
+    /// Where <paramref name="argument"/> points. PyTorch pickle checkpoints (.bin that is not llama2.c, .pt, .pth, .ckpt)
+    /// are refused with <see cref="PeftSharpException"/> before they are parsed; so are missing paths.
+    /// </summary>
     public static ModelLocation Resolve(string argument)
     {
         if (string.IsNullOrWhiteSpace(argument)) throw new ConfigurationException("no model given: pass --model <folder | file | org/name>");
@@ -57,8 +61,7 @@ public static partial class ModelLocator
         {
             ".bin" when IsLlamaC(file) => new ModelLocation(ModelFormat.LlamaC, file, file),
             ".safetensors" or ".json" => FromFolder(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file))!, file),
-            ".bin" or ".pt" or ".pth" => throw new PeftSharpException(
-                $"{file}: PyTorch pickle checkpoints are not loaded (unpickling runs code from the file); convert it to safetensors, or pass a llama2.c .bin checkpoint"),
+            _ when PickleCheckpoints.HasPickleExtension(file) => throw PickleCheckpoints.Refusal(file),
             _ => throw new PeftSharpException($"{file}: unknown model file type '{ext}'; expected a model folder, a .safetensors file or a llama2.c .bin checkpoint"),
         };
     }
@@ -82,6 +85,9 @@ public static partial class ModelLocator
         if (File.Exists(System.IO.Path.Combine(folder, "config.json"))) return new ModelLocation(ModelFormat.HuggingFaceFolder, folder, argument);
         var llamaC = Directory.EnumerateFiles(folder, "*.bin").Where(IsLlamaC).ToList();
         if (llamaC.Count == 1) return new ModelLocation(ModelFormat.LlamaC, llamaC[0], argument);
+        // Only the 28-byte header of each .bin was read (to tell llama2.c from a pickle); pickles are never parsed.
+        if (llamaC.Count == 0 && PickleCheckpoints.In(folder) is [var pickle, ..])
+            throw PickleCheckpoints.Refusal(System.IO.Path.Combine(folder, pickle));
         var found = Directory.EnumerateFileSystemEntries(folder).Select(System.IO.Path.GetFileName).Take(12);
         throw new PeftSharpException(
             $"{folder} is not a model folder: it has no config.json{(llamaC.Count > 1 ? $" and {llamaC.Count} llama2.c checkpoints (pass one file)" : "")}. It holds: {string.Join(", ", found)}");

@@ -32,6 +32,10 @@ public sealed class LlamaCCheckpoint : ITensorSource
         Header = header;
     }
 
+    /// <summary>
+    /// Opens and checks <paramref name="path"/>: a plausible header whose implied size equals the file's. Throws
+    /// <see cref="InvalidFileFormatException"/> otherwise, before any tensor is read.
+    /// </summary>
     public static LlamaCCheckpoint Open(string path)
     {
         if (!File.Exists(path)) throw new PeftSharpException($"{path} not found");
@@ -41,45 +45,63 @@ public sealed class LlamaCCheckpoint : ITensorSource
         using (var fs = File.OpenRead(path)) fs.ReadExactly(raw);
         var h = new int[7];
         for (int i = 0; i < 7; i++) h[i] = BinaryPrimitives.ReadInt32LittleEndian(raw[(i * 4)..]);
+        Validate(path, h);
         var header = new LlamaCHeader(h[0], h[1], h[2], h[3], h[4], Math.Abs(h[5]), h[6], h[5] > 0);
-        Validate(path, header, h);
+        Validate(path, header);
         var ckpt = new LlamaCCheckpoint(path, header);
-        long expected = ckpt.Layout();
+        // The length check comes before any tensor is registered: a header may claim a million layers in a 1 KB file.
+        long expected;
+        try { expected = ckpt.Layout(register: false); }
+        catch (OverflowException) { expected = long.MaxValue; }
         if (expected != length)
             throw new InvalidFileFormatException(path,
                 $"header (dim {header.Dim}, hidden_dim {header.HiddenDim}, n_layers {header.NumLayers}, n_heads {header.NumHeads}, " +
                 $"n_kv_heads {header.NumKvHeads}, vocab {header.VocabSize}, seq_len {header.SeqLen}) implies {expected} bytes but the file has {length}: " +
                 "not a llama2.c version-0 checkpoint, or truncated");
+        ckpt.Layout(register: true);
         return ckpt;
     }
 
-    static void Validate(string path, LlamaCHeader c, int[] raw)
+    static void Validate(string path, int[] raw)
     {
         string[] names = { "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len" };
         for (int i = 0; i < 7; i++)
             if (raw[i] == 0 || (raw[i] < 0 && i != 5) || Math.Abs((long)raw[i]) > 1 << 20)
                 throw new InvalidFileFormatException(path, $"header field {names[i]} = {raw[i]} is not a plausible llama2.c value");
+    }
+
+    static void Validate(string path, LlamaCHeader c)
+    {
         if (c.Dim % c.NumHeads != 0 || c.NumHeads % c.NumKvHeads != 0 || c.HeadDim % 2 != 0)
             throw new InvalidFileFormatException(path, $"header: dim {c.Dim}, n_heads {c.NumHeads}, n_kv_heads {c.NumKvHeads} do not divide into even head sizes");
     }
 
-    /// <summary>Registers every tensor's offset in llama2.c's order and returns the file length that implies.</summary>
-    long Layout()
+    /// <summary>
+    /// The file length the header implies, registering every tensor's offset in llama2.c's order when
+    /// <paramref name="register"/> is set. Checked arithmetic: fields up to 2^20 can imply more than 2^63 bytes.
+    /// </summary>
+    long Layout(bool register)
     {
         var c = Header;
         long off = HeaderBytes;
         int L = c.NumLayers, d = c.Dim, hd = c.HiddenDim, kv = c.NumKvHeads * c.HeadDim;
         void Stacked(string suffix, long rows, long cols, Func<Tensor, Tensor>? transform = null)
         {
+            long bytes = rows * Math.Max(cols, 1) * 4;
+            if (!register)
+            {
+                off = checked(off + L * bytes);
+                return;
+            }
             for (int l = 0; l < L; l++)
             {
                 var shape = cols == 0 ? new[] { rows } : new[] { rows, cols };
                 entries[$"model.layers.{l}.{suffix}"] = (off, shape, transform, shape);
-                off += rows * Math.Max(cols, 1) * 4;
+                off += bytes;
             }
         }
-        entries["model.embed_tokens.weight"] = (off, new long[] { c.VocabSize, d }, null, new long[] { c.VocabSize, d });
-        off += (long)c.VocabSize * d * 4;
+        if (register) entries["model.embed_tokens.weight"] = (off, new long[] { c.VocabSize, d }, null, new long[] { c.VocabSize, d });
+        off = checked(off + (long)c.VocabSize * d * 4);
         Stacked("input_layernorm.weight", d, 0);
         Stacked("self_attn.q_proj.weight", d, d, w => PairsToHalves(w, c.NumHeads));
         Stacked("self_attn.k_proj.weight", kv, d, w => PairsToHalves(w, c.NumKvHeads));
@@ -89,13 +111,13 @@ public sealed class LlamaCCheckpoint : ITensorSource
         Stacked("mlp.gate_proj.weight", hd, d);
         Stacked("mlp.down_proj.weight", d, hd);
         Stacked("mlp.up_proj.weight", hd, d);
-        entries["model.norm.weight"] = (off, new long[] { d }, null, new long[] { d });
-        off += d * 4L;
-        off += (long)c.SeqLen * c.HeadDim * 4; // freq_cis_real and freq_cis_imag (seq_len x head_dim/2 each): recomputed, not read
+        if (register) entries["model.norm.weight"] = (off, new long[] { d }, null, new long[] { d });
+        off = checked(off + d * 4L);
+        off = checked(off + (long)c.SeqLen * c.HeadDim * 4); // freq_cis_real and freq_cis_imag (seq_len x head_dim/2 each): recomputed, not read
         if (!c.SharedClassifier)
         {
-            entries["lm_head.weight"] = (off, new long[] { c.VocabSize, d }, null, new long[] { c.VocabSize, d });
-            off += (long)c.VocabSize * d * 4;
+            if (register) entries["lm_head.weight"] = (off, new long[] { c.VocabSize, d }, null, new long[] { c.VocabSize, d });
+            off = checked(off + (long)c.VocabSize * d * 4);
         }
         return off;
     }

@@ -8,7 +8,9 @@ public static class SafeTensorsCheckpoint
     /// <summary>
     /// Opens a <c>.safetensors</c> file, a <c>*.index.json</c> of a sharded checkpoint, or a folder holding
     /// either (preferring <c>model.safetensors.index.json</c>, then <c>model.safetensors</c>, then a single
-    /// <c>*.safetensors</c> file). The caller owns the returned source.
+    /// <c>*.safetensors</c> file). The caller owns the returned source. Malformed files throw
+    /// <see cref="InvalidFileFormatException"/>; PyTorch pickles (a .bin/.pt path, or a folder holding only those) are
+    /// refused unopened with <see cref="PeftSharpException"/> suggesting a safetensors conversion.
     /// </summary>
     public static ITensorSource Open(string path)
     {
@@ -22,6 +24,8 @@ public static class SafeTensorsCheckpoint
             return ShardedSafeTensors.Open(full);
         if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             return SafeTensorsFile.Open(full);
+        if (PickleCheckpoints.HasPickleExtension(full))
+            throw PickleCheckpoints.Refusal(full);
         throw new PeftSharpException($"{full}: not a safetensors checkpoint; expected a .safetensors file or a "
             + "safetensors index (.json)");
     }
@@ -40,6 +44,9 @@ public static class SafeTensorsCheckpoint
             return ShardedSafeTensors.Open(indexes[0]);
         if (candidates.Length == 1 && indexes.Length == 0)
             return SafeTensorsFile.Open(candidates[0]);
+        // A folder with PyTorch weights only (pytorch_model.bin, shards, *.pt): refuse them by name, unopened.
+        if (candidates.Length + indexes.Length == 0 && PickleCheckpoints.In(folder) is [var pickle, ..])
+            throw PickleCheckpoints.Refusal(Path.Combine(folder, pickle));
         var contents = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         string listing = contents.Count == 0 ? "it is empty"
             : $"it holds {string.Join(", ", contents.Take(20))}{(contents.Count > 20 ? $", ... ({contents.Count} entries)" : "")}";

@@ -65,6 +65,12 @@ internal sealed class SafeTensorsHeader
             throw new InvalidFileFormatException(path,
                 $"header is not valid JSON: {e.Message} The file is corrupt or not a safetensors file.", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // The UTF-8 is checked above; what GetString can still refuse is an escaped lone surrogate ("\ud800").
+            throw new InvalidFileFormatException(path,
+                $"header holds a string that is not valid text ({e.Message}); the file is corrupt or not a safetensors file", e);
+        }
         var ordered = ValidateLayout(entries, dataLength, path);
         return new SafeTensorsHeader { Entries = entries, Metadata = metadata, KeysInFileOrder = ordered };
     }
@@ -164,9 +170,14 @@ internal sealed class SafeTensorsHeader
     {
         try
         {
-            long numel = 1;
+            long numel = 1, extent = 1;
             foreach (long dim in shape)
+            {
                 numel = checked(numel * dim);
+                // libtorch lays out strides as products of max(dim, 1): an empty [0, 3, 3, ...] tensor still needs them to fit.
+                extent = checked(extent * Math.Max(dim, 1));
+            }
+            _ = checked(extent * dtype.ElementSize());
             return checked(numel * dtype.ElementSize());
         }
         catch (OverflowException)

@@ -43,7 +43,10 @@ public sealed class ShardedSafeTensors : IMappedTensorSource
         }
     }
 
-    /// <summary>Reads and checks the index; shard files must exist but are not opened yet.</summary>
+    /// <summary>
+    /// Reads and checks the index; shard files must exist but are not opened yet. Throws
+    /// <see cref="InvalidFileFormatException"/> for a malformed index or a missing shard.
+    /// </summary>
     public static ShardedSafeTensors Open(string indexPath)
     {
         indexPath = Path.GetFullPath(indexPath);

@@ -36,6 +36,10 @@ public sealed record LlamaConfig
 
     public static readonly string[] SupportedModelTypes = { "llama", "qwen2", "mistral" };
 
+    /// <summary>
+    /// Reads config.json: <see cref="InvalidFileFormatException"/> for malformed JSON or a value of the wrong type,
+    /// <see cref="ConfigurationException"/> for a value outside what the model supports.
+    /// </summary>
     public static LlamaConfig FromFile(string path) => FromJson(JsonReading.FromFile(path));
 
     public static LlamaConfig FromJson(JsonReading j)

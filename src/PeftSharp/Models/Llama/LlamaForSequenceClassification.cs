@@ -1,3 +1,4 @@
+using System.Text.Json;
 using PeftSharp.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -69,18 +70,35 @@ public sealed class LlamaForSequenceClassification : nn.Module
         return (positions * attentionMask.ne(0).to(ScalarType.Int64)).argmax(-1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Label names from a config.json: id2label in id order, else LABEL_0.. for num_labels (HF's defaults).</summary>
+    /// <summary>
+    /// The most labels num_labels may ask for (ImageNet-21k has 21,843): a few bytes of config must not make us build
+    /// millions of names. A longer id2label list is read as given.
+    /// </summary>
+    public const int MaxLabels = 32_768;
+
+    /// <summary>
+    /// Label names from a config.json: id2label in id order, else LABEL_0.. for num_labels (HF's defaults). Throws
+    /// <see cref="InvalidFileFormatException"/> for ids that are not 0..n-1, names that are not strings, or a num_labels
+    /// outside 0..<see cref="MaxLabels"/>.
+    /// </summary>
     public static IReadOnlyList<string> LabelsFromConfig(JsonReading j)
     {
         if (j.Object("id2label") is { } map)
         {
             var pairs = map.Root.EnumerateObject().Select(p => (Id: int.TryParse(p.Name, out var i) ? i
-                : throw new InvalidFileFormatException(j.Source, $"id2label key '{p.Name}' is not an integer id"), Name: p.Value.GetString() ?? p.Name)).OrderBy(p => p.Id).ToList();
+                : throw new InvalidFileFormatException(j.Source, $"id2label key '{p.Name}' is not an integer id"), Name: p.Value.ValueKind switch
+                {
+                    JsonValueKind.String => p.Value.GetString()!,
+                    JsonValueKind.Null => p.Name,
+                    var kind => throw new InvalidFileFormatException(j.Source, $"id2label[\"{p.Name}\"] is a JSON {kind}; label names must be strings"),
+                })).OrderBy(p => p.Id).ToList();
             if (pairs.Select((p, i) => p.Id != i).Any(bad => bad))
                 throw new InvalidFileFormatException(j.Source, $"id2label ids must be 0..{pairs.Count - 1}, found {string.Join(", ", pairs.Select(p => p.Id))}");
             return pairs.Select(p => p.Name).ToList();
         }
         int n = j.Int("num_labels", 2);
+        if (n is < 0 or > MaxLabels)
+            throw new InvalidFileFormatException(j.Source, $"num_labels is {n}; it must be between 0 and {MaxLabels:N0}");
         return Enumerable.Range(0, n).Select(i => $"LABEL_{i}").ToList();
     }
 }

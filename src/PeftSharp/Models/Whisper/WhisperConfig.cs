@@ -42,6 +42,10 @@ public sealed record WhisperConfig
 
     public static readonly string[] SupportedActivations = { "gelu" };
 
+    /// <summary>
+    /// Reads config.json: <see cref="InvalidFileFormatException"/> for malformed JSON or a value of the wrong type,
+    /// <see cref="ConfigurationException"/> for a value outside what the model supports.
+    /// </summary>
     public static WhisperConfig FromFile(string path) => FromJson(JsonReading.FromFile(path));
 
     public static WhisperConfig FromJson(JsonReading j)
@@ -65,7 +69,12 @@ public sealed record WhisperConfig
             MaxTargetPositions = j.Int("max_target_positions", 448),
             PadTokenId = j.Int("pad_token_id", 50257),
             BosTokenId = j.Int("bos_token_id", 50257),
-            EosTokenId = j.Has("eos_token_id") ? j.Ints("eos_token_id").First() : 50257,
+            EosTokenId = j.Ints("eos_token_id") switch
+            {
+                [] when j.Has("eos_token_id") => throw new InvalidFileFormatException(j.Source, "'eos_token_id' is an empty list; give the end-of-text id (50257 in every Whisper checkpoint)"),
+                [] => 50257,
+                [var eos, ..] => eos,
+            },
             DecoderStartTokenId = j.Int("decoder_start_token_id", 50258),
             ActivationFunction = j.String("activation_function") ?? "gelu",
             ScaleEmbedding = j.Bool("scale_embedding", false),

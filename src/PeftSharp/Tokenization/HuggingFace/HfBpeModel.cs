@@ -20,15 +20,15 @@ public sealed class HfBpeModel
 
     public HfBpeModel(JsonNode model, string file)
     {
-        var vocabNode = model["vocab"] as JsonObject ?? throw new InvalidFileFormatException(file, "model.vocab must be an object {token: id}");
+        var vocabNode = JsonHelpers.Get(model, "vocab") as JsonObject ?? throw new InvalidFileFormatException(file, "model.vocab must be an object {token: id}");
         var vocab = new Dictionary<string, int>(vocabNode.Count, StringComparer.Ordinal);
         foreach (var (token, id) in vocabNode)
-            vocab[token] = id?.GetValue<int>() ?? throw new InvalidFileFormatException(file, $"model.vocab['{token}'] is null");
+            vocab[token] = JsonHelpers.Id(id, file, $"model.vocab['{token}']");
         Vocab = vocab;
 
         if (JsonHelpers.Str(model, "continuing_subword_prefix") is { Length: > 0 } || JsonHelpers.Str(model, "end_of_word_suffix") is { Length: > 0 })
             throw new ConfigurationException($"{file}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported");
-        if (model["dropout"] is JsonValue d && d.TryGetValue(out double dropout) && dropout > 0)
+        if (JsonHelpers.Get(model, "dropout") is JsonValue d && d.TryGetValue(out double dropout) && dropout > 0)
             throw new ConfigurationException($"{file}: BPE dropout is not supported for inference tokenization; set it to null");
 
         _byteFallback = JsonHelpers.Bool(model, "byte_fallback", false);
@@ -52,13 +52,15 @@ public sealed class HfBpeModel
     // Merges are "a b" strings (old files) or ["a", "b"] pairs (tokenizers >= 0.20).
     private static (string, string) ParseMerge(JsonNode merge, string file, int rank)
     {
-        if (merge is JsonArray { Count: 2 } pair) return (pair[0]!.GetValue<string>(), pair[1]!.GetValue<string>());
+        if (merge is JsonArray { Count: 2 } pair && pair[0] is JsonValue a && a.TryGetValue(out string? left)
+            && pair[1] is JsonValue b && b.TryGetValue(out string? right))
+            return (left, right);
         if (merge is JsonValue v && v.TryGetValue(out string? s))
         {
             var parts = s.Split(' ');
             if (parts.Length == 2) return (parts[0], parts[1]);
         }
-        throw new InvalidFileFormatException(file, $"model.merges[{rank}] must be \"a b\" or [\"a\", \"b\"], got {merge.ToJsonString()}");
+        throw new InvalidFileFormatException(file, $"model.merges[{rank}] must be \"a b\" or [\"a\", \"b\"], got {JsonHelpers.Describe(merge)}");
     }
 
     public void Tokenize(string word, List<int> output)

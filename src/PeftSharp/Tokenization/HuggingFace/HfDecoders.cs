@@ -26,11 +26,10 @@ internal sealed class ByteLevelDecoder : IHfDecoder
     }
 }
 
-internal sealed class ReplaceDecoder(string pattern, string content) : IHfDecoder
+internal sealed class ReplaceDecoder(Regex regex, string content) : IHfDecoder
 {
-    private readonly Regex _regex = new(pattern, RegexOptions.CultureInvariant);
     public List<string> DecodeChain(List<string> tokens) =>
-        tokens.Select(t => _regex.Replace(t, content.Replace("$", "$$", StringComparison.Ordinal))).ToList();
+        tokens.Select(t => regex.Replace(t, content.Replace("$", "$$", StringComparison.Ordinal))).ToList();
 }
 
 /// <summary>Runs of &lt;0xXX&gt; tokens become text; an invalid UTF-8 run gives one U+FFFD per byte, as HF does.</summary>
@@ -96,10 +95,13 @@ internal static class HfDecoderFactory
             "Sequence" => new SequenceDecoder(JsonHelpers.Items(node, "decoders", file, "decoder Sequence")
                 .Select(n => Create(n, file)).OfType<IHfDecoder>().ToList()),
             "ByteLevel" => new ByteLevelDecoder(),
-            "Replace" => new ReplaceDecoder(JsonHelpers.Pattern(node["pattern"], file, "decoder Replace"), JsonHelpers.Str(node, "content") ?? ""),
+            "Replace" => new ReplaceDecoder(JsonHelpers.PatternRegex(node, replaces: true, RegexOptions.None, file, "decoder Replace"),
+                JsonHelpers.Str(node, "content") ?? ""),
             "ByteFallback" => new ByteFallbackDecoder(),
             "Fuse" => new FuseDecoder(),
-            "Strip" => new StripDecoder((JsonHelpers.Str(node, "content") ?? " ")[0], JsonHelpers.Int(node, "start", 0), JsonHelpers.Int(node, "stop", 0)),
+            "Strip" => new StripDecoder(JsonHelpers.Str(node, "content") is [var c] ? c
+                    : throw new InvalidFileFormatException(file, $"decoder Strip needs \"content\": one character, found {JsonHelpers.Describe(JsonHelpers.Get(node, "content"))}"),
+                JsonHelpers.Int(node, "start", 0), JsonHelpers.Int(node, "stop", 0)),
             "Metaspace" => new MetaspaceDecoder(HfPreTokenizerFactory.MetaspaceReplacement(node), HfPreTokenizerFactory.PrependScheme(node)),
             _ => throw new ConfigurationException(
                 $"{file}: decoder type '{type}' is not supported; supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace"),

@@ -21,10 +21,9 @@ internal sealed class PrependNormalizer(string prefix) : IHfNormalizer
     public string Normalize(string text) => text.Length == 0 ? text : prefix + text;
 }
 
-internal sealed class ReplaceNormalizer(string pattern, string content) : IHfNormalizer
+internal sealed class ReplaceNormalizer(Regex regex, string content) : IHfNormalizer
 {
-    private readonly Regex _regex = new(pattern, RegexOptions.CultureInvariant);
-    public string Normalize(string text) => _regex.Replace(text, content.Replace("$", "$$", StringComparison.Ordinal));
+    public string Normalize(string text) => regex.Replace(text, content.Replace("$", "$$", StringComparison.Ordinal));
 }
 
 internal sealed class FuncNormalizer(Func<string, string> f) : IHfNormalizer
@@ -44,7 +43,8 @@ internal static class HfNormalizerFactory
             "Sequence" => new SequenceNormalizer(JsonHelpers.Items(node, "normalizers", file, "normalizer Sequence")
                 .Select(n => Create(n, file)).OfType<IHfNormalizer>().ToList()),
             "Prepend" => new PrependNormalizer(JsonHelpers.Str(node, "prepend") ?? ""),
-            "Replace" => new ReplaceNormalizer(JsonHelpers.Pattern(node["pattern"], file, "normalizer Replace"),
+            "Replace" => new ReplaceNormalizer(
+                JsonHelpers.PatternRegex(node, replaces: true, RegexOptions.None, file, "normalizer Replace"),
                 JsonHelpers.Str(node, "content") ?? ""),
             "NFC" => new FuncNormalizer(t => t.Normalize(NormalizationForm.FormC)),
             "NFD" => new FuncNormalizer(t => t.Normalize(NormalizationForm.FormD)),

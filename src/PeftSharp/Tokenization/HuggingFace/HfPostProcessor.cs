@@ -29,24 +29,24 @@ public sealed record HfPostProcessor(IReadOnlyList<int> Prefix, IReadOnlyList<in
 
     private static HfPostProcessor Template(JsonNode node, string file)
     {
-        var specials = node["special_tokens"] as JsonObject;
+        var specials = JsonHelpers.Get(node, "special_tokens");
         var prefix = new List<int>();
         var suffix = new List<int>();
         bool seenSequence = false;
         foreach (var item in JsonHelpers.Items(node, "single", file, "post_processor TemplateProcessing"))
         {
-            if (item["Sequence"] is not null) { seenSequence = true; continue; }
-            string id = JsonHelpers.Str(item["SpecialToken"], "id")
+            if (JsonHelpers.Get(item, "Sequence") is not null) { seenSequence = true; continue; }
+            string id = JsonHelpers.Str(JsonHelpers.Get(item, "SpecialToken"), "id")
                 ?? throw new InvalidFileFormatException(file, "TemplateProcessing item is neither Sequence nor SpecialToken");
-            var ids = specials?[id]?["ids"] as JsonArray
+            var ids = JsonHelpers.Get(JsonHelpers.Get(specials, id), "ids") as JsonArray
                 ?? throw new InvalidFileFormatException(file, $"TemplateProcessing special token '{id}' is not in special_tokens");
-            (seenSequence ? suffix : prefix).AddRange(ids.Select(x => x!.GetValue<int>()));
+            (seenSequence ? suffix : prefix).AddRange(ids.Select(x => JsonHelpers.Id(x, file, $"TemplateProcessing special token '{id}' ids")));
         }
         return new(prefix, suffix);
     }
 
     // Bert/Roberta store ["[CLS]", 101].
     private static int SpecialPairId(JsonNode node, string key, string file) =>
-        node[key] is JsonArray { Count: 2 } a ? a[1]!.GetValue<int>()
+        JsonHelpers.Get(node, key) is JsonArray { Count: 2 } a ? JsonHelpers.Id(a[1], file, $"post_processor \"{key}\" id")
             : throw new InvalidFileFormatException(file, $"post_processor needs \"{key}\": [token, id]");
 }

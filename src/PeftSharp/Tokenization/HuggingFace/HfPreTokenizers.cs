@@ -113,14 +113,30 @@ internal static class HfPreTokenizerFactory
 {
     public static IHfPreTokenizer? Create(JsonNode? node, string file)
     {
+        // Each ByteLevel pass re-encodes the previous pass's alphabet, at least doubling non-ASCII text: 40 of them in a
+        // 4 KB file would grow a word past any memory. Real tokenizers apply it once.
+        if (CountByteLevel(node) is var passes and > 1)
+            throw new InvalidFileFormatException(file, $"pre_tokenizer applies ByteLevel {passes} times; a tokenizer.json applies it once (keep one)");
+        return CreateStep(node, file);
+    }
+
+    private static int CountByteLevel(JsonNode? node) => JsonHelpers.Str(node, "type") switch
+    {
+        "ByteLevel" => 1,
+        "Sequence" => (JsonHelpers.Get(node, "pretokenizers") as JsonArray)?.Sum(CountByteLevel) ?? 0,
+        _ => 0,
+    };
+
+    private static IHfPreTokenizer? CreateStep(JsonNode? node, string file)
+    {
         if (node is null) return null;
         string type = JsonHelpers.TypeOf(node, file, "pre_tokenizer");
         return type switch
         {
             "Sequence" => new SequencePreTokenizer(JsonHelpers.Items(node, "pretokenizers", file, "pre_tokenizer Sequence")
-                .Select(n => Create(n, file)).OfType<IHfPreTokenizer>().ToList()),
+                .Select(n => CreateStep(n, file)).OfType<IHfPreTokenizer>().ToList()),
             "Split" => new RegexSplitPreTokenizer(
-                new Regex(JsonHelpers.Pattern(node["pattern"], file, "pre_tokenizer Split"), RegexOptions.CultureInvariant | RegexOptions.Compiled),
+                JsonHelpers.PatternRegex(node, replaces: false, RegexOptions.Compiled, file, "pre_tokenizer Split"),
                 JsonHelpers.Str(node, "behavior") ?? "Isolated", JsonHelpers.Bool(node, "invert", false)),
             "ByteLevel" => new ByteLevelPreTokenizer(JsonHelpers.Bool(node, "add_prefix_space", true), JsonHelpers.Bool(node, "use_regex", true)),
             "Metaspace" => new MetaspacePreTokenizer(MetaspaceReplacement(node), PrependScheme(node), JsonHelpers.Bool(node, "split", true)),

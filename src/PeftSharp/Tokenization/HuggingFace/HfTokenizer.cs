@@ -28,18 +28,20 @@ public sealed class HfTokenizer : ITextTokenizer
     public int? PadId { get; }
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
 
+    /// <summary>
+    /// Reads <paramref name="path"/>. A malformed file throws <see cref="InvalidFileFormatException"/>; a component this
+    /// version does not implement throws <see cref="ConfigurationException"/>.
+    /// </summary>
     public HfTokenizer(string path, SpecialTokenSettings? settings = null)
     {
         settings ??= SpecialTokenSettings.Empty;
-        JsonNode root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidFileFormatException(path, "file is JSON null");
-        }
-        catch (JsonException e) { throw new InvalidFileFormatException(path, $"not valid JSON: {e.Message}", e); }
-        catch (FileNotFoundException e) { throw new InvalidFileFormatException(path, "file not found", e); }
+        if (!File.Exists(path)) throw new InvalidFileFormatException(path, "file not found");
+        var json = JsonReading.ParseFile(path);
+        if (json.ValueKind != JsonValueKind.Object)
+            throw new InvalidFileFormatException(path, $"expected a JSON object at the top level, found {json.ValueKind}; is this a tokenizer.json?");
+        var root = JsonObject.Create(json)!;
 
-        var model = root["model"] ?? throw new InvalidFileFormatException(path, "no \"model\" section; is this a tokenizer.json?");
+        var model = root["model"] as JsonObject ?? throw new InvalidFileFormatException(path, "no \"model\" object; is this a tokenizer.json?");
         string modelType = JsonHelpers.Str(model, "type") ?? (model["merges"] is not null ? "BPE" : "(missing)");
         if (modelType != "BPE")
             throw new ConfigurationException($"{path}: tokenizer model type '{modelType}' is not supported; supported: BPE");
@@ -54,9 +56,10 @@ public sealed class HfTokenizer : ITextTokenizer
         if (root["added_tokens"] is JsonArray added)
             foreach (var node in added.OfType<JsonNode>())
             {
-                var t = new AddedToken(JsonHelpers.Int(node, "id", -1), JsonHelpers.Str(node, "content") ?? "",
+                var t = new AddedToken(JsonHelpers.Id(JsonHelpers.Get(node, "id"), path, $"added token {JsonHelpers.Describe(node)}: \"id\""),
+                    JsonHelpers.Str(node, "content") ?? "",
                     JsonHelpers.Bool(node, "special", false), JsonHelpers.Bool(node, "lstrip", false), JsonHelpers.Bool(node, "rstrip", false));
-                if (t.Id < 0 || t.Content.Length == 0) throw new InvalidFileFormatException(path, $"added token {node.ToJsonString()} needs an id and content");
+                if (t.Content.Length == 0) throw new InvalidFileFormatException(path, $"added token {JsonHelpers.Describe(node)} needs a non-empty \"content\"");
                 _addedById[t.Id] = t;
                 _addedByContent[t.Content] = t;
                 _idToToken[t.Id] = t.Content;

@@ -21,6 +21,10 @@ public sealed class Llama2cTokenizer : ITextTokenizer
     public IReadOnlyList<int> EosIds { get; }
     public int? PadId { get; }
 
+    /// <summary>Ids 0..2 are &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;; 3..258 the byte pieces run.c's byte fallback uses.</summary>
+    private const int FirstMergeId = 3 + 256;
+
+    /// <summary>Reads <paramref name="path"/>; throws <see cref="InvalidFileFormatException"/> when it is truncated or not a llama2.c tokenizer.</summary>
     /// <param name="vocabSize">The model's vocab_size when known: the file is then checked to hold exactly that many tokens.</param>
     public Llama2cTokenizer(string path, int? vocabSize = null, SpecialTokenSettings? settings = null)
     {
@@ -44,7 +48,9 @@ public sealed class Llama2cTokenizer : ITextTokenizer
         }
         if (vocabSize is int n && pieces.Count != n)
             throw new InvalidFileFormatException(path, $"holds {pieces.Count} tokens but the model's vocab_size is {n}; the file is truncated or belongs to another model");
-        if (pieces.Count < 3) throw new InvalidFileFormatException(path, $"holds only {pieces.Count} tokens; is this a llama2.c tokenizer.bin?");
+        if (pieces.Count < FirstMergeId)
+            throw new InvalidFileFormatException(path, $"holds only {pieces.Count} tokens; a llama2.c tokenizer.bin starts with <unk>, <s>, </s> " +
+                "and the 256 byte pieces <0x00>..<0xFF> (ids 3..258, which byte fallback encodes to), so it has at least 259: is this a llama2.c tokenizer.bin?");
         _pieces = [.. pieces];
         _scores = [.. scores];
         // run.c bsearches a sorted copy; with duplicate strings the first id is kept here.
