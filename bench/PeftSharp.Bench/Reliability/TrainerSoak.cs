@@ -21,7 +21,7 @@ public static class TrainerSoak
 
     public sealed record Summary(int Steps, double Minutes, double RssAtStep500MiB, double RssAtEndMiB, double PeakAtStep500MiB, double PeakAtEndMiB,
         double TokensPerSecondEarly, double TokensPerSecondLate, int OpenFilesAtStep500, int OpenFilesAtEnd, int ThreadsAtStep500, int ThreadsAtEnd,
-        int Checkpoints, bool Flat);
+        int OpenFilesAtMiddle, int ThreadsAtMiddle, int Checkpoints, bool Flat);
 
     const int Seq = 128, Batch = 2, Window = 100;
 
@@ -61,6 +61,7 @@ public static class TrainerSoak
             SaveTotalLimit = 2, TensorBoard = true, WarmupSteps = 50,
         };
         var samples = new List<Sample>();
+        string[] fdsAt500 = [];
         var watch = Stopwatch.StartNew();
         double windowStart = 0;
         var trainer = new Trainer(options, model, peft, new RandomBatches(config.VocabSize, 64, 1), new RandomBatches(config.VocabSize, 4, 2), TextWriter.Null)
@@ -70,9 +71,10 @@ public static class TrainerSoak
                 if (p.Step % Window != 0) return;
                 double now = watch.Elapsed.TotalSeconds;
                 var s = new Sample(p.Step, now, ProcessMemory.CurrentBytes() / 1048576.0, ProcessMemory.PeakBytes() / 1048576.0,
-                    Window * Batch * Seq / (now - windowStart), Directory.GetFiles("/proc/self/fd").Length, Process.GetCurrentProcess().Threads.Count);
+                    Window * Batch * Seq / (now - windowStart), OpenFileTargets().Count(t => !IsLibrary(t)), Process.GetCurrentProcess().Threads.Count);
                 windowStart = now;
                 samples.Add(s);
+                if (p.Step == 500) fdsAt500 = OpenFileTargets();
                 if (p.Step % 1000 == 0) Console.WriteLine($"step {s.Step}: rss {s.RssMiB:F0} MiB, peak {s.PeakMiB:F0} MiB, {s.TokensPerSecond:F0} tok/s, {s.OpenFiles} fds, {s.Threads} threads");
             },
         };
@@ -81,22 +83,35 @@ public static class TrainerSoak
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "soak.json"), JsonSerializer.Serialize(new { summary, samples }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine(Markdown(summary));
+        var opened = OpenFileTargets().Except(fdsAt500).ToList();
+        if (opened.Count > 0) Console.WriteLine("opened after step 500 and still open (libraries loaded late are not counted as open files): " + string.Join(", ", opened));
         return result.Steps == steps && summary.Flat ? 0 : 1;
     }
 
-    /// <summary>Early = the windows from step 500 to 1000 (warm-up, first checkpoints and evaluations done); late = the last 500 steps.</summary>
+    // An assembly or native library mapped once on first use (ScottPlot for the loss plot, ...) is not a leak.
+    static bool IsLibrary(string target) => target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".so", StringComparison.Ordinal) || target.Contains(".so.", StringComparison.Ordinal);
+
+    static string[] OpenFileTargets() =>
+        Directory.GetFiles("/proc/self/fd").Select(f => { try { return new FileInfo(f).LinkTarget ?? "?"; } catch (IOException) { return "?"; } }).Order().ToArray();
+
+    /// <summary>
+    /// Early = the windows from step 500 to 1000 (warm-up, first checkpoints and evaluations done); late = the last 500
+    /// steps. Memory is compared with step 500; open files and threads with the middle of the run, since the runtime
+    /// starts a pool thread (and its pipe) on its own schedule early in a run.
+    /// </summary>
     static Summary Summarize(List<Sample> s, int steps, double minutes, int checkpoints)
     {
         var early = s.Where(x => x.Step > 500 && x.Step <= 1000).ToList();
         var late = s.Where(x => x.Step > steps - 500).ToList();
         var at500 = s.First(x => x.Step >= Math.Min(500, steps));
         var end = s[^1];
+        var middle = s.First(x => x.Step >= steps / 2);
         double Median(IEnumerable<double> v) { var a = v.OrderBy(x => x).ToArray(); return a.Length == 0 ? 0 : a[a.Length / 2]; }
         double tEarly = Median(early.Select(x => x.TokensPerSecond)), tLate = Median(late.Select(x => x.TokensPerSecond));
         bool flat = end.PeakMiB <= at500.PeakMiB * 1.01 && end.RssMiB <= at500.RssMiB * 1.05
-            && tLate >= 0.9 * tEarly && end.OpenFiles <= at500.OpenFiles && end.Threads <= at500.Threads + 2;
+            && tLate >= 0.9 * tEarly && end.OpenFiles <= middle.OpenFiles && end.Threads <= middle.Threads + 1;
         return new Summary(steps, minutes, at500.RssMiB, end.RssMiB, at500.PeakMiB, end.PeakMiB, tEarly, tLate, at500.OpenFiles, end.OpenFiles,
-            at500.Threads, end.Threads, checkpoints, flat);
+            at500.Threads, end.Threads, middle.OpenFiles, middle.Threads, checkpoints, flat);
     }
 
     static string Markdown(Summary r) => string.Create(CultureInfo.InvariantCulture, $"""
@@ -105,9 +120,9 @@ public static class TrainerSoak
         | resident memory (MiB) | {r.RssAtStep500MiB:F0} | {r.RssAtEndMiB:F0} ({100 * (r.RssAtEndMiB / r.RssAtStep500MiB - 1):+0.0;-0.0}%) |
         | peak memory (MiB) | {r.PeakAtStep500MiB:F0} | {r.PeakAtEndMiB:F0} ({100 * (r.PeakAtEndMiB / r.PeakAtStep500MiB - 1):+0.00;-0.00}%) |
         | tokens/s (median of 100-step windows, steps 500-1000 vs last 500) | {r.TokensPerSecondEarly:F0} | {r.TokensPerSecondLate:F0} ({100 * (r.TokensPerSecondLate / r.TokensPerSecondEarly - 1):+0.0;-0.0}%) |
-        | open file descriptors | {r.OpenFilesAtStep500} | {r.OpenFilesAtEnd} |
-        | threads | {r.ThreadsAtStep500} | {r.ThreadsAtEnd} |
+        | open file descriptors, libraries excluded (middle of the run: {r.OpenFilesAtMiddle}) | {r.OpenFilesAtStep500} | {r.OpenFilesAtEnd} |
+        | threads (middle of the run: {r.ThreadsAtMiddle}) | {r.ThreadsAtStep500} | {r.ThreadsAtEnd} |
 
-        flat (peak +<1%, resident +<5%, tokens/s -<10%, no fd or thread growth): {(r.Flat ? "yes" : "NO")}
+        flat (peak +<1% and resident +<5% after step 500, tokens/s -<10%, no fd or thread growth over the second half): {(r.Flat ? "yes" : "NO")}
         """);
 }
