@@ -45,21 +45,9 @@ internal static class TrainPreflight
 
     static void CheckResume(TrainerOptions o)
     {
-        var resume = o.ResumeFromCheckpoint;
-        if (string.IsNullOrEmpty(resume) || resume is "false")
-        {
-            if (File.Exists(Path.Combine(o.OutputDir, CheckpointStore.LatestFile)))
-                throw new ConfigurationException($"{o.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
-            return;
-        }
-        if (resume is "latest" or "true")
-        {
-            if (new CheckpointStore(o.OutputDir, 1).List().Count == 0)
-                throw new ConfigurationException(
-                    $"resume requested (--resume or resume_from_checkpoint: latest) but output_dir {o.OutputDir} has no checkpoint yet: train without --resume to start a new run, or set output_dir to the run to continue");
-            return;
-        }
-        if (!Directory.Exists(resume))
-            throw new ConfigurationException($"resume_from_checkpoint '{resume}' not found: give an existing checkpoint-<step> folder, or 'latest' to continue output_dir's run");
+        var store = new CheckpointStore(o.OutputDir, 1);
+        // The resume point must exist (the store's own check and message); without one, an earlier run must not be there.
+        if (store.Resolve(o.ResumeFromCheckpoint) is null && File.Exists(Path.Combine(o.OutputDir, CheckpointStore.LatestFile)))
+            throw new ConfigurationException($"{o.OutputDir} already holds a run: pass --resume to continue it, or choose another output_dir");
     }
 }

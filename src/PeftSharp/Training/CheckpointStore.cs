@@ -82,8 +82,10 @@ public sealed partial class CheckpointStore
             }
             var last = List().LastOrDefault();
             if (!required) return last.Path;
-            return last.Path ?? throw new ConfigurationException($"resume requested but {outputDir} has no checkpoint-* folder yet");
+            return last.Path ?? throw new ConfigurationException(
+                $"resume requested (--resume or resume_from_checkpoint: latest) but output_dir {outputDir} has no checkpoint yet: train without --resume to start a new run, or set output_dir to the run to continue");
         }
-        return Directory.Exists(resume) ? resume : throw new ConfigurationException($"resume_from_checkpoint '{resume}' is not a folder");
+        return Directory.Exists(resume) ? resume
+            : throw new ConfigurationException($"resume_from_checkpoint '{resume}' not found: give an existing checkpoint-<step> folder, or 'latest' to continue output_dir's run");
     }
 }
