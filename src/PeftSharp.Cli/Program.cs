@@ -26,6 +26,7 @@ public static class Program
             TrainCommand.Create(stdout),
             PredictCommand.Create(stdout),
             TranscribeCommand.Create(stdout),
+            ConfigReferenceCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)

@@ -121,7 +121,7 @@ internal static class TrainCommand
             trainParts.Add(built.Train);
             evalParts.Add(built.Eval);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"dataset {d.Path}: {built.TrainStats.Examples:N0} train / {built.Eval.Count:N0} eval examples, {built.TrainStats.Tokens:N0} tokens ({built.TrainStats.TrainableTokens:N0} trained), {built.TrainStats.RecordsSkipped} records skipped"));
+                $"dataset {d.Path}: {built.Train.Count:N0} train / {built.Eval.Count:N0} eval examples; the file: {built.TrainStats.Examples:N0} examples, {built.TrainStats.Tokens:N0} tokens ({built.TrainStats.TrainableTokens:N0} trained), {built.TrainStats.RecordsSkipped} records skipped"));
         }
         // Views, not copies: a streaming (disk-backed) dataset stays on disk.
         IReadOnlyList<TokenizedExample> train = trainParts.Count == 1 ? trainParts[0] : new ConcatenatedList<TokenizedExample>(trainParts);
@@ -137,8 +137,18 @@ internal static class TrainCommand
             PadId = tokenizer.PadId ?? tokenizer.EosId ?? 0,
         };
         if (peft is not null) stdout.WriteLine(peft.TrainableReport());
-        return RunTrainer(c, new CausalLmObjective(lm.Model, c.Trainer.ChunkedLoss), peft, new DataBatchSource(train, batcher),
+        var samples = new TrainingSamples(lm, peft, c.SamplePrompts, c.SampleMaxNewTokens);
+        var before = samples.Enabled ? samples.Generate() : Array.Empty<string>();
+        if (samples.Enabled) TrainingSamples.Print(stdout, "samples before training:", before);
+        int exit = RunTrainer(c, new CausalLmObjective(lm.Model, c.Trainer.ChunkedLoss), peft, new DataBatchSource(train, batcher),
             eval.Count > 0 ? new DataBatchSource(eval, batcher with { Shuffle = false, GroupByLength = false }) : null,
             lm.TokenizerFiles(), stdout);
+        if (samples.Enabled && exit == 0)
+        {
+            var after = samples.Generate();
+            TrainingSamples.Print(stdout, "samples after training:", after);
+            samples.Save(c.Trainer.OutputDir, before, after);
+        }
+        return exit;
     }
 }

@@ -47,6 +47,16 @@ public sealed class ConfigSection
         return new ConfigSection(root, file, "");
     }
 
+    /// <summary>A config given as YAML text (the reference's sample configs); <paramref name="source"/> names it in errors.</summary>
+    public static ConfigSection FromYaml(string yaml, string source, params string[] overrides)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        foreach (var o in overrides) ApplyOverride(root, o, source);
+        return new ConfigSection(root, source, "");
+    }
+
     static ConfigurationException InvalidYaml(string file, YamlDotNet.Core.YamlException e)
     {
         var where = $"{file}: line {e.Start.Line}, column {e.Start.Column}";
@@ -88,9 +98,22 @@ public sealed class ConfigSection
     public bool Has(string key) => values.ContainsKey(key) && !IsNull(values[key]);
     static bool IsNull(YamlNode n) => n is YamlScalarNode { Value: null or "" or "null" or "~" } s && s.Style == YamlDotNet.Core.ScalarStyle.Plain;
 
-    string? Scalar(string key, string expected)
+    /// <summary>
+    /// When set (by the YAML reference and its tests), every key any section of this flow asks for is added here,
+    /// qualified with its section ("lora.r", "datasets[].path"): the reference is checked against what is really read.
+    /// </summary>
+    public static readonly AsyncLocal<HashSet<string>?> KeysRead = new();
+
+    void MarkRead(string key)
     {
         read.Add(key);
+        if (KeysRead.Value is { } all)
+            lock (all) all.Add(System.Text.RegularExpressions.Regex.Replace(Qualified(key), @"\[\d+\]", "[]"));
+    }
+
+    string? Scalar(string key, string expected)
+    {
+        MarkRead(key);
         if (!values.TryGetValue(key, out var n) || IsNull(n)) return null;
         return n is YamlScalarNode s ? s.Value : throw Error(key, $"must be {expected}, found a {(n is YamlSequenceNode ? "list" : "mapping")}");
     }
@@ -98,7 +121,7 @@ public sealed class ConfigSection
     /// <summary>A string, with ${VAR} and ${VAR:-default} replaced from the environment (e.g. ${PEFTSHARP_FIXTURES:-../shared/fixtures}).</summary>
     public string? String(string key) => Scalar(key, "a string") is { } v ? ExpandEnvironment(v) : null;
 
-    static string ExpandEnvironment(string value) =>
+    internal static string ExpandEnvironment(string value) =>
         System.Text.RegularExpressions.Regex.Replace(value, @"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", m =>
             Environment.GetEnvironmentVariable(m.Groups[1].Value) is { Length: > 0 } env ? env : m.Groups[2].Value);
 
@@ -131,7 +154,7 @@ public sealed class ConfigSection
     /// <summary>A list of strings, or a single string (returned as one item).</summary>
     public IReadOnlyList<string>? Strings(string key)
     {
-        read.Add(key);
+        MarkRead(key);
         if (!values.TryGetValue(key, out var n) || IsNull(n)) return null;
         return n switch
         {
@@ -148,7 +171,7 @@ public sealed class ConfigSection
 
     public ConfigSection? Section(string key)
     {
-        read.Add(key);
+        MarkRead(key);
         if (!values.TryGetValue(key, out var n) || IsNull(n)) return null;
         var child = n is YamlMappingNode m ? new ConfigSection(m, Source, Qualified(key)) : throw Error(key, "must be a section (key: value lines)");
         children.Add(child);
@@ -158,7 +181,7 @@ public sealed class ConfigSection
     /// <summary>A list of sections (e.g. datasets); a single mapping is taken as a one-item list.</summary>
     public IReadOnlyList<ConfigSection> Sections(string key)
     {
-        read.Add(key);
+        MarkRead(key);
         if (!values.TryGetValue(key, out var n) || IsNull(n)) return Array.Empty<ConfigSection>();
         var nodes = n switch
         {

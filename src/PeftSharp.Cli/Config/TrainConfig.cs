@@ -30,12 +30,16 @@ public sealed record TrainConfig(
     public string SpeechTask { get; init; } = "transcribe";
     /// <summary>ASR: decode the eval clips at each evaluation and report WER/CER beside the loss.</summary>
     public bool EvalWer { get; init; } = true;
+    /// <summary>Prompts completed greedily before and after training, so the run shows what it changed (causal_lm only).</summary>
+    public IReadOnlyList<string> SamplePrompts { get; init; } = Array.Empty<string>();
+    /// <summary>New tokens per sample.</summary>
+    public int SampleMaxNewTokens { get; init; } = 64;
 
     public static readonly string[] Tasks = { "causal_lm", "classification", "asr" };
 
     public static TrainConfig Read(ConfigSection c)
     {
-        var baseModel = c.String("base_model") ?? throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id)");
+        var baseModel = BaseModelChoice(c);
         var adapter = (c.String("adapter") ?? "lora").ToLowerInvariant();
         if (adapter is not ("none" or "full") && !AdapterSections.Names.Contains(adapter))
             throw c.Error("adapter", $"must be one of {string.Join(", ", AdapterSections.Names)}, or none / full (full fine-tuning), found '{adapter}'");
@@ -122,9 +126,29 @@ public sealed record TrainConfig(
             Language = language,
             SpeechTask = speechTask,
             EvalWer = c.Bool("eval_wer") ?? true,
+            SamplePrompts = c.Strings("sample_prompts") ?? Array.Empty<string>(),
+            SampleMaxNewTokens = c.Int("sample_max_new_tokens") ?? 64,
         };
+        if (config.SampleMaxNewTokens <= 0) throw c.Error("sample_max_new_tokens", $"must be a positive number of tokens, found {config.SampleMaxNewTokens}");
+        if (config.SamplePrompts.Count > 0 && task != "causal_lm")
+            throw c.Error("sample_prompts", $"applies to task: causal_lm only (this run is task: {task}): remove it");
         c.EnsureAllRead();
         return config;
+    }
+
+    /// <summary>
+    /// base_model: one model, or a list of candidates: the first that exists on disk (relative to the working folder or
+    /// the config's folder), else the last entry (typically a Hugging Face repo id, downloaded when missing).
+    /// </summary>
+    static string BaseModelChoice(ConfigSection c)
+    {
+        var candidates = c.Strings("base_model");
+        if (candidates is null || candidates.Count == 0 || candidates.Any(string.IsNullOrWhiteSpace))
+            throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id, or a list of them to try in order)");
+        var expanded = candidates.Select(ConfigSection.ExpandEnvironment).ToList();
+        var configDir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(c.Source)) ?? ".";
+        return expanded.FirstOrDefault(m => Exists(m) || Exists(System.IO.Path.Combine(configDir, m))) ?? expanded[^1];
+        static bool Exists(string p) => File.Exists(p) || Directory.Exists(p);
     }
 
     /// <summary>Runs a library check, naming the config file in its message.</summary>
