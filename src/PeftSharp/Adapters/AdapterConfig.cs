@@ -18,17 +18,49 @@ public abstract record AdapterConfig
     public IReadOnlyList<string>? TargetModules { get; init; }
     /// <summary>A regex that must match a module's full name (PEFT's string form of target_modules); "all-linear" is special.</summary>
     public string? TargetRegex { get; init; }
+    /// <summary>
+    /// Names of modules never adapted even when a target matches them (PEFT's exclude_modules, list form); null = none.
+    /// </summary>
     public IReadOnlyList<string>? ExcludeModules { get; init; }
+    /// <summary>
+    /// A regex over full module names excluding modules from adaptation (PEFT's exclude_modules, string form); null =
+    /// none.
+    /// </summary>
     public string? ExcludeRegex { get; init; }
+    /// <summary>
+    /// Only adapt modules in these decoder layers (0-based indices; PEFT's layers_to_transform); null = every layer.
+    /// </summary>
     public IReadOnlyList<int>? LayersToTransform { get; init; }
+    /// <summary>
+    /// The name of the module list holding the layers (e.g. "layers"), used with <see cref="LayersToTransform"/>
+    /// (PEFT's layers_pattern); null = found automatically.
+    /// </summary>
     public string? LayersPattern { get; init; }
+    /// <summary>
+    /// Modules trained in full next to the adapter and saved with it, such as a classifier head "score" (PEFT's
+    /// modules_to_save); empty by default.
+    /// </summary>
     public IReadOnlyList<string> ModulesToSave { get; init; } = Array.Empty<string>();
+    /// <summary>
+    /// PEFT's task_type, such as "CAUSAL_LM" (default) or "SEQ_CLS"; recorded in adapter_config.json for PEFT, which
+    /// picks its model wrapper by it.
+    /// </summary>
     public string? TaskType { get; init; } = "CAUSAL_LM";
+    /// <summary>
+    /// The base model the adapter was trained on (PEFT's base_model_name_or_path); informational, null when unknown.
+    /// </summary>
     public string? BaseModelNameOrPath { get; init; }
+    /// <summary>
+    /// PEFT's inference_mode: true in a saved adapter meant for inference (PEFT then freezes it on load); default
+    /// false.
+    /// </summary>
     public bool InferenceMode { get; init; }
     /// <summary>Which base biases train with the adapter: "none", "all" or "lora_only" (the adapted layers' biases).</summary>
     public string Bias { get; init; } = "none";
 
+    /// <summary>
+    /// The special target_modules value "all-linear" (as PEFT): every Linear layer except the output head.
+    /// </summary>
     public const string AllLinear = "all-linear";
 
     /// <summary>True for methods that attach to target modules (and so need target_modules); false for prompt/prefix tuning.</summary>

@@ -22,6 +22,10 @@ public static class AdapterConfigReader
         ["PREFIX_TUNING"] = PrefixTuningConfig.FromJson,
     };
 
+    /// <summary>
+    /// The peft_type values adapter_config.json may name: PEFT's LORA, ADALORA, IA3, PROMPT_TUNING, PREFIX_TUNING and
+    /// our SORA, BOTTLENECK.
+    /// </summary>
     public static IReadOnlyCollection<string> PeftTypes => Readers.Keys;
 
     /// <summary>

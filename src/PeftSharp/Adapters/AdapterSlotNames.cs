@@ -7,6 +7,10 @@ namespace PeftSharp.Adapters;
 /// </summary>
 public static class AdapterSlotNames
 {
+    /// <summary>
+    /// Every slot name of every method; PeftKeys and the trainable-parameter rules use it to recognise adapter
+    /// parameters.
+    /// </summary>
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         "lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B", // LoRA, DoRA

@@ -17,18 +17,36 @@ public abstract record PromptLearningConfig : AdapterConfig
     /// <summary>The slot the encoder is registered in on the model root.</summary>
     public const string Slot = "prompt_encoder";
 
+    /// <summary>
+    /// Number of trainable virtual tokens (PEFT's num_virtual_tokens); default 20, positive, required in
+    /// adapter_config.json.
+    /// </summary>
     public int NumVirtualTokens { get; init; } = 20;
+    /// <summary>
+    /// Width of one virtual token (PEFT's token_dim): the hidden size for prompt tuning, kv_heads x head_dim for prefix
+    /// tuning. Null = taken from the model; a value that differs from the model's is refused.
+    /// </summary>
     public int? TokenDim { get; init; }
+    /// <summary>
+    /// PEFT's num_attention_heads (the key/value heads for prefix tuning); null = taken from the model.
+    /// </summary>
     public int? NumAttentionHeads { get; init; }
+    /// <summary>Number of decoder layers (PEFT's num_layers); null = taken from the model.</summary>
     public int? NumLayers { get; init; }
     /// <summary>1 for decoder-only models (2 would be an encoder-decoder's); only 1 is supported.</summary>
     public int NumTransformerSubmodules { get; init; } = 1;
 
+    /// <summary>False: prompt and prefix tuning attach to the model as a whole, not to target modules.</summary>
     public override bool UsesTargetModules => false;
 
+    /// <summary>The adapter_config.json keys every prompt-learning config may carry besides the common ones.</summary>
     protected static readonly string[] SharedKeys =
         { "num_virtual_tokens", "token_dim", "num_attention_heads", "num_layers", "num_transformer_submodules" };
 
+    /// <summary>Checks the shared fields.</summary>
+    /// <param name="source">Names the config in messages.</param>
+    /// <exception cref="ConfigurationException">num_virtual_tokens or a dimension is not positive,
+    /// num_transformer_submodules is not 1, or modules_to_save is set.</exception>
     protected void ValidateShared(string source)
     {
         if (NumVirtualTokens <= 0) throw new ConfigurationException($"{source}: num_virtual_tokens must be a positive integer, found {NumVirtualTokens}");

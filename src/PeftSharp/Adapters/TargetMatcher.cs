@@ -32,12 +32,21 @@ public static class TargetMatcher
         }
     }
 
+    /// <summary>
+    /// PEFT's target rule for one module: with <paramref name="regex"/>, a match of the whole
+    /// <paramref name="fullName"/>; otherwise a name in <paramref name="names"/> equal to it or a dot-separated suffix of
+    /// it ("q_proj" matches "model.layers.0.self_attn.q_proj"). False when both are null.
+    /// </summary>
     public static bool NameMatches(string fullName, IReadOnlyList<string>? names, string? regex)
     {
         if (regex is not null) return Regex.IsMatch(fullName, "^(?:" + regex + ")$");
         return names is not null && names.Any(t => fullName == t || fullName.EndsWith("." + t, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The layer index in <paramref name="fullName"/>: the number after the segment <paramref name="pattern"/> (PEFT's
+    /// layers_pattern) or, when null, after "layers", "h", "blocks" or "layer"; null when the name has none.
+    /// </summary>
     public static int? LayerIndex(string fullName, string? pattern)
     {
         foreach (var p in pattern is null ? DefaultLayerPatterns : new[] { pattern })
@@ -48,10 +57,11 @@ public static class TargetMatcher
         return null;
     }
 
-    /// <summary>The modules <paramref name="config"/> adapts, or an error listing what could have been targeted.</summary>
     /// <summary>Output heads "all-linear" leaves alone, as PEFT does (a causal LM's lm_head, Whisper's proj_out).</summary>
     static readonly string[] OutputHeads = { "lm_head", "proj_out" };
 
+    /// <summary>The modules <paramref name="config"/> adapts, or an error listing what could have been targeted.</summary>
+    /// <exception cref="ConfigurationException">A target names no adaptable module (or one that cannot carry an adapter), or nothing is selected.</exception>
     public static List<(string Name, nn.Module Module)> Select(nn.Module root, AdapterConfig config)
     {
         var all = AdaptableModules(root).ToList();

@@ -11,6 +11,10 @@ namespace PeftSharp.Audio;
 /// </summary>
 public static class LogMelSpectrogram
 {
+    /// <summary>
+    /// Whisper's fixed front-end sizes, as WhisperFeatureExtractor's defaults: FFT length 400 samples (25 ms), hop 160
+    /// samples (10 ms), a 30 s chunk of 480,000 samples, and so 3,000 feature frames per chunk.
+    /// </summary>
     public const int NFft = 400, HopLength = 160, ChunkSamples = 30 * Resampler.WhisperRate, Frames = ChunkSamples / HopLength;
 
     private static readonly Lazy<(double[] Cos, double[] Sin)> DftTable = new(() =>

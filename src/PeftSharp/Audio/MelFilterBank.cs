@@ -10,12 +10,20 @@ namespace PeftSharp.Audio;
 /// </summary>
 public sealed class MelFilterBank
 {
+    /// <summary>Frequency bins of a 400-point real FFT (n_fft / 2 + 1 = 201), covering 0..8000 Hz at 16 kHz.</summary>
     public const int FrequencyBins = LogMelSpectrogram.NFft / 2 + 1;
 
+    /// <summary>
+    /// Number of mel filters (the model's num_mel_bins: 80 for Whisper up to large-v2, 128 for large-v3).
+    /// </summary>
     public int Bins { get; }
     /// <summary>Weights, row-major [Bins, FrequencyBins].</summary>
     public double[] Weights { get; }
 
+    /// <summary>Wraps precomputed filter weights.</summary>
+    /// <param name="bins">Number of mel filters.</param>
+    /// <param name="weights">Row-major [bins, 201] weights; kept, not copied.</param>
+    /// <exception cref="ArgumentException"><paramref name="weights"/> does not hold bins x 201 values.</exception>
     public MelFilterBank(int bins, double[] weights)
     {
         if (weights.Length != bins * FrequencyBins)
@@ -60,6 +68,13 @@ public sealed class MelFilterBank
     private const double FSp = 200.0 / 3, MinLogHz = 1000, MinLogMel = MinLogHz / FSp;
     private static readonly double LogStep = Math.Log(6.4) / 27;
 
+    /// <summary>
+    /// Frequency in Hz to the Slaney mel scale (librosa's <c>hz_to_mel(htk=False)</c>): linear below 1 kHz, logarithmic
+    /// above.
+    /// </summary>
     public static double HzToMel(double hz) => hz < MinLogHz ? hz / FSp : MinLogMel + Math.Log(hz / MinLogHz) / LogStep;
+    /// <summary>
+    /// Slaney mel back to Hz: the inverse of <see cref="HzToMel"/> (librosa's <c>mel_to_hz(htk=False)</c>).
+    /// </summary>
     public static double MelToHz(double mel) => mel < MinLogMel ? mel * FSp : MinLogHz * Math.Exp(LogStep * (mel - MinLogMel));
 }

@@ -12,6 +12,7 @@ namespace PeftSharp.Audio;
 /// </summary>
 public static class Resampler
 {
+    /// <summary>The sample rate Whisper's features are defined at, in Hz (16,000).</summary>
     public const int WhisperRate = 16000;
     private const int ZeroCrossings = 32, TableResolution = 512;
     private const double Rolloff = 0.9475937167399596, KaiserBeta = 14.769656459379492;
@@ -19,8 +20,18 @@ public static class Resampler
     // Half of the windowed sinc, sampled at 1/TableResolution zero crossings: Kernel[i] = sinc(x) * kaiser(x / ZeroCrossings), x = i / TableResolution.
     private static readonly Lazy<double[]> Kernel = new(BuildKernel);
 
+    /// <paramref name="clip"/> resampled to 16 kHz (<see cref="WhisperRate"/>); a 16 kHz clip comes back as a copy.
     public static AudioClip To16k(AudioClip clip) => new(Resample(clip.Samples, clip.SampleRate, WhisperRate), WhisperRate);
 
+    /// <summary>
+    /// Resamples mono samples from <paramref name="fromRate"/> to <paramref name="toRate"/> Hz with the Kaiser-windowed
+    /// sinc described on the class; the result has ceil(length x toRate / fromRate) samples. Samples near the ends see
+    /// the signal as zero beyond it.
+    /// </summary>
+    /// <param name="input">Samples, typically in [-1, 1]; not modified.</param>
+    /// <param name="fromRate">Rate of <paramref name="input"/> in Hz, positive.</param>
+    /// <param name="toRate">Wanted rate in Hz, positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A rate is zero or negative.</exception>
     public static float[] Resample(float[] input, int fromRate, int toRate)
     {
         if (fromRate <= 0 || toRate <= 0)

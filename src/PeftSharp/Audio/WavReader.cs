@@ -5,6 +5,7 @@ namespace PeftSharp.Audio;
 /// <summary>Mono audio: float32 samples (PCM scaled to [-1, 1)) and their sample rate in Hz.</summary>
 public sealed record AudioClip(float[] Samples, int SampleRate)
 {
+    /// <summary>Length of the clip in seconds (samples / rate).</summary>
     public double DurationSeconds => (double)Samples.Length / SampleRate;
 }
 
@@ -22,6 +23,14 @@ public static class WavReader
     // KSDATAFORMAT_SUBTYPE_* GUIDs share this tail after their 2-byte format code (bytes 2..15 of the GUID).
     private static ReadOnlySpan<byte> SubformatTail => [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71];
 
+    /// <summary>
+    /// Reads and decodes the WAV file at <paramref name="path"/> to mono float samples at its own rate (see the class
+    /// for the encodings accepted); resample with <see cref="Resampler.To16k"/> for Whisper.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">The file is not a WAV file, is truncated or uses an unsupported
+    /// encoding; the message names the path.</exception>
+    /// <exception cref="IOException">The file cannot be read (FileNotFoundException when it does not
+    /// exist).</exception>
     public static AudioClip Read(string path)
     {
         path = Path.GetFullPath(path);

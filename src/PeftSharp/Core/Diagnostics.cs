@@ -9,13 +9,27 @@ public static class Diagnostics
     static readonly AsyncLocal<Action<string>?> scopedWarnings = new();
     static readonly AsyncLocal<Action<string>?> scopedInfo = new();
 
+    /// <summary>
+    /// Process-wide sink for warnings (a config field PeftSharp ignores, a fallback taken, a lossy conversion): by
+    /// default writes "warning: message" to stderr. A host (the CLI, a test) may replace it; a redirect made with
+    /// </summary>
+    /// <see cref="RedirectWarnings"/> takes precedence for its own call chain.
     public static Action<string> WarningHandler { get; set; } = m => Console.Error.WriteLine("warning: " + m);
 
     /// <summary>Where notes worth a line in the log go (e.g. SoRA's surviving ranks on save): stderr unless redirected.</summary>
     public static Action<string> InfoHandler { get; set; } = m => Console.Error.WriteLine(m);
 
+    /// <summary>
+    /// Reports a warning to the redirect active for this call chain, else to <see cref="WarningHandler"/>. Never throws
+    /// on its own account; use it for problems that do not stop the work.
+    /// </summary>
+    /// <param name="message">One line, without the "warning:" prefix (the default handler adds it).</param>
     public static void Warn(string message) => (scopedWarnings.Value ?? WarningHandler)(message);
 
+    /// <summary>
+    /// Reports an informational note to the redirect active for this call chain, else to <see cref="InfoHandler"/>.
+    /// </summary>
+    /// <param name="message">One line of text, written as given.</param>
     public static void Info(string message) => (scopedInfo.Value ?? InfoHandler)(message);
 
     /// <summary>Sends warnings raised by this call chain (not other threads' work) to <paramref name="handler"/> until disposed.</summary>

@@ -8,6 +8,10 @@ namespace PeftSharp;
 /// </summary>
 public static class FaultPoint
 {
+    /// <summary>
+    /// Name of the environment variable (<c>PEFTSHARP_FAULT</c>) that arms fault points, as <c>name[:n]</c> items
+    /// separated by commas; n defaults to 1 (kill on the first hit).
+    /// </summary>
     public const string Variable = "PEFTSHARP_FAULT";
     static readonly Lazy<Dictionary<string, int>> Remaining = new(() => Parse(Environment.GetEnvironmentVariable(Variable)));
     static readonly object Gate = new();
@@ -23,6 +27,13 @@ public static class FaultPoint
         "final-save",          // the final adapter's weights written, its config and tokenizer files not yet
     };
 
+    /// <summary>
+    /// Marks that this process reached the place <paramref name="name"/>; when it is armed and this is its n-th hit,
+    /// kills the process at once (SIGKILL, no cleanup). Unarmed, it returns immediately.
+    /// </summary>
+    /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <exception cref="ConfigurationException">The <see cref="Variable"/> environment variable is malformed or names
+    /// an unknown place (raised on the first hit).</exception>
     public static void Hit(string name)
     {
         var remaining = Remaining.Value;

@@ -6,8 +6,15 @@ namespace PeftSharp;
 public sealed class JsonReading
 {
     readonly JsonElement root;
+    /// <summary>
+    /// Where the object came from, used in error messages: a file path, with <c>[key]</c> appended for nested objects.
+    /// </summary>
     public string Source { get; }
 
+    /// <summary>Wraps an already parsed JSON object.</summary>
+    /// <param name="root">The object to read; must be a JSON object.</param>
+    /// <param name="source">Name for messages, usually the file path.</param>
+    /// <exception cref="InvalidFileFormatException"><paramref name="root"/> is not a JSON object.</exception>
     public JsonReading(JsonElement root, string source)
     {
         if (root.ValueKind != JsonValueKind.Object)
@@ -98,13 +105,32 @@ public sealed class JsonReading
         }
     }
 
+    /// <summary>
+    /// The underlying JSON object, for reads the typed helpers do not cover (arrays of objects, maps).
+    /// </summary>
     public JsonElement Root => root;
+    /// <summary>
+    /// Whether <paramref name="key"/> is present with a non-null value (Python's <c>None</c> and a missing key count
+    /// alike).
+    /// </summary>
     public bool Has(string key) => root.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null;
 
+    /// <summary>
+    /// The nested object at <paramref name="key"/> (its <see cref="Source"/> names the key), or null when the key is
+    /// missing or not an object.
+    /// </summary>
     public JsonReading? Object(string key) =>
         root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Object ? new JsonReading(v, $"{Source} [{key}]") : null;
 
+    /// <summary>
+    /// The 32-bit integer at <paramref name="key"/>, or <paramref name="fallback"/> when it is missing or null.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">The value is present but not an integer that fits in 32
+    /// bits.</exception>
     public int Int(string key, int fallback) => Has(key) ? RequireInt(key) : fallback;
+    /// <summary>The 32-bit integer at <paramref name="key"/>, which must be present.</summary>
+    /// <exception cref="InvalidFileFormatException">The key is missing or null, or the value is not an integer that
+    /// fits in 32 bits.</exception>
     public int RequireInt(string key)
     {
         var v = Get(key);
@@ -112,6 +138,12 @@ public sealed class JsonReading
         throw Wrong(key, "an integer", v);
     }
 
+    /// <summary>
+    /// The number at <paramref name="key"/> (integers accepted), or <paramref name="fallback"/> when it is missing or
+    /// null.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">The value is present but not a number (a quoted "1e-4" is refused,
+    /// not parsed).</exception>
     public double Double(string key, double fallback)
     {
         if (!Has(key)) return fallback;
@@ -120,6 +152,11 @@ public sealed class JsonReading
         throw Wrong(key, "a number", v);
     }
 
+    /// <summary>
+    /// The boolean at <paramref name="key"/>, or <paramref name="fallback"/> when it is missing or null.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">The value is present but not <c>true</c> or <c>false</c> (0/1 and
+    /// "true" are refused).</exception>
     public bool Bool(string key, bool fallback)
     {
         if (!Has(key)) return fallback;
@@ -132,6 +169,8 @@ public sealed class JsonReading
         };
     }
 
+    /// <summary>The string at <paramref name="key"/>, or null when it is missing or null.</summary>
+    /// <exception cref="InvalidFileFormatException">The value is present but not a string.</exception>
     public string? String(string key)
     {
         if (!Has(key)) return null;

@@ -6,6 +6,9 @@ public static class ProcessMemory
     /// <summary>VmHWM: the peak resident set, file-backed (mapped) pages included.</summary>
     public static long PeakBytes() => Field("VmHWM:");
 
+    /// <summary>
+    /// VmRSS: the current resident set in bytes, file-backed (mapped) pages included; -1 where /proc is not available.
+    /// </summary>
     public static long CurrentBytes() => Field("VmRSS:");
 
     /// <summary>Resident anonymous memory (private allocations, not the page cache of mapped files).</summary>

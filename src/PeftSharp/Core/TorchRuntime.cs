@@ -11,6 +11,12 @@ public static class TorchRuntime
     /// <summary>Threads torch uses; set PEFTSHARP_THREADS to override.</summary>
     public static int Threads { get; private set; }
 
+    /// <summary>
+    /// Sets torch's intra-op thread count once per process: <paramref name="threads"/> when given (which always
+    /// re-applies), else the PEFTSHARP_THREADS environment variable, else <see cref="PhysicalCores"/>. Values below 1
+    /// become 1. Safe to call from several threads; later calls without a count do nothing.
+    /// </summary>
+    /// <param name="threads">Threads to use, or null for the default described above.</param>
     public static void EnsureInitialized(int? threads = null)
     {
         lock (Gate)

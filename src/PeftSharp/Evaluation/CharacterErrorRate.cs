@@ -10,9 +10,24 @@ namespace PeftSharp.Evaluation;
 /// </summary>
 public static class CharacterErrorRate
 {
+    /// <summary>
+    /// Edit counts of one hypothesis against one reference, aligned over characters (see the class for whitespace
+    /// handling).
+    /// </summary>
+    /// <param name="reference">The correct transcript.</param>
+    /// <param name="hypothesis">The transcript to score.</param>
+    /// <param name="ignoreWhitespace">Drop spaces before aligning (for languages written without them); default
+    /// false.</param>
+    /// <param name="normalize">Applied to both texts first (e.g. <see cref="WhisperTextNormalizer.Normalize"/>); null =
+    /// as given.</param>
     public static EditCounts Counts(string reference, string hypothesis, bool ignoreWhitespace = false, Func<string, string>? normalize = null) =>
         EditCounts.Align(Characters(reference, ignoreWhitespace, normalize), Characters(hypothesis, ignoreWhitespace, normalize), StringComparer.Ordinal);
 
+    /// <summary>
+    /// CER of one hypothesis against one reference: (S + D + I) / reference characters, as jiwer.cer; see
+    /// </summary>
+    /// <see cref="Counts(string, string, bool, Func{string, string}?)"/> for the arguments and
+    /// <see cref="EditCounts.ErrorRate"/> for an empty reference.
     public static double Compute(string reference, string hypothesis, bool ignoreWhitespace = false, Func<string, string>? normalize = null) =>
         Counts(reference, hypothesis, ignoreWhitespace, normalize).ErrorRate;
 
@@ -20,6 +35,10 @@ public static class CharacterErrorRate
     public static EditCounts Counts(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses, bool ignoreWhitespace = false, Func<string, string>? normalize = null) =>
         Corpus.Sum(references, hypotheses, (r, h) => Counts(r, h, ignoreWhitespace, normalize), "character error rate");
 
+    /// <summary>
+    /// Corpus CER: summed edits over summed reference characters (not a mean of per-utterance rates).
+    /// </summary>
+    /// <exception cref="ConfigurationException">The lists differ in length, are empty, or hold a null.</exception>
     public static double Compute(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses, bool ignoreWhitespace = false, Func<string, string>? normalize = null) =>
         Counts(references, hypotheses, ignoreWhitespace, normalize).ErrorRate;
 

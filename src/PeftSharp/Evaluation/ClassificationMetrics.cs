@@ -11,12 +11,23 @@ public sealed record ClassScores(string Label, double Precision, double Recall, 
 /// </summary>
 public sealed partial class ClassificationMetrics
 {
+    /// <summary>
+    /// Class names, indexed by label id; the order of rows and columns in <see cref="ConfusionMatrix"/> and <see
+    /// cref="PerClass"/>.
+    /// </summary>
     public IReadOnlyList<string> Labels { get; }
     /// <summary>Counts[gold, predicted].</summary>
     public long[,] ConfusionMatrix { get; }
+    /// <summary>Number of examples scored (the sum of the confusion matrix).</summary>
     public long Total { get; }
+    /// <summary>Fraction of examples whose predicted id equals the gold id, in [0, 1].</summary>
     public double Accuracy { get; }
+    /// <summary>Precision, recall, F1 and support of each class, in <see cref="Labels"/> order.</summary>
     public IReadOnlyList<ClassScores> PerClass { get; }
+    /// <summary>
+    /// Unweighted mean of the per-class scores (every class counts the same, however rare), as sklearn's "macro avg";
+    /// its support is the total.
+    /// </summary>
     public ClassScores Macro { get; }
     /// <summary>Pooled over all examples; for single-label data micro precision = recall = F1 = accuracy.</summary>
     public ClassScores Micro { get; }
@@ -59,6 +70,12 @@ public sealed partial class ClassificationMetrics
         return new ClassScores(label, p, r, f1, gold);
     }
 
+    /// <summary>
+    /// Scores single-label predictions against gold labels, as scikit-learn's classification_report and
+    /// confusion_matrix.
+    /// </summary>
+    /// <exception cref="ConfigurationException">No label names or examples, lists of different lengths, an id outside
+    /// the labels, or a zeroDivision other than 0 or 1.</exception>
     /// <param name="gold">gold label ids, each in [0, labelNames.Count)</param>
     /// <param name="predicted">predicted label ids, same length and range as gold</param>
     /// <param name="labelNames">one name per label id; the class count is its length</param>

@@ -33,8 +33,16 @@ public sealed record ClassifierPredictions(IReadOnlyList<int> Predicted, IReadOn
         return new ClassifierPredictions(predicted, probabilities, gold, loss);
     }
 
+    /// <summary>
+    /// Whether every example has a gold label (none is the -1 "unlabelled" marker), so <see cref="Metrics"/> can be
+    /// computed.
+    /// </summary>
     public bool Labelled => Gold.Count > 0 && Gold.All(g => g >= 0);
 
+    /// <summary>Accuracy, per-class scores and the confusion matrix of the predictions.</summary>
+    /// <param name="labels">One name per class id, as in the model's id2label.</param>
+    /// <exception cref="ConfigurationException">The data is not <see cref="Labelled"/>, or an id falls outside
+    /// <paramref name="labels"/>.</exception>
     public ClassificationMetrics Metrics(IReadOnlyList<string> labels) =>
         Labelled ? ClassificationMetrics.Compute(Gold, Predicted, labels)
         : throw new ConfigurationException("the data has no labels to score against: give a file with a label column (see --label-field)");

@@ -6,7 +6,11 @@ namespace PeftSharp.Evaluation;
 /// </summary>
 public readonly record struct EditCounts(long Hits, long Substitutions, long Deletions, long Insertions)
 {
+    /// <summary>N, the number of reference tokens: hits + substitutions + deletions.</summary>
     public long ReferenceLength => Hits + Substitutions + Deletions;
+    /// <summary>
+    /// Total edits: substitutions + deletions + insertions (the Levenshtein distance of the alignment).
+    /// </summary>
     public long Edits => Substitutions + Deletions + Insertions;
 
     /// <summary>
@@ -15,6 +19,7 @@ public readonly record struct EditCounts(long Hits, long Substitutions, long Del
     /// </summary>
     public double ErrorRate => (double)Edits / Math.Max(ReferenceLength, 1);
 
+    /// <summary>Adds the counts field by field, to pool utterances into corpus counts.</summary>
     public static EditCounts operator +(EditCounts a, EditCounts b) =>
         new(a.Hits + b.Hits, a.Substitutions + b.Substitutions, a.Deletions + b.Deletions, a.Insertions + b.Insertions);
 

@@ -3,6 +3,12 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Evaluation;
 
+/// <summary>The outcome of <see cref="Perplexity.Compute"/>.</summary>
+/// <param name="Perplexity">exp(<paramref name="MeanNll"/>); lower is better, 1 is a perfect prediction.</param>
+/// <param name="MeanNll">Mean negative log-likelihood per predicted token, in nats.</param>
+/// <param name="PredictedTokens">Tokens predicted: each window's length minus one, summed.</param>
+/// <param name="Windows">Number of windows the stream was cut into.</param>
+/// <param name="Elapsed">Wall-clock time of the evaluation.</param>
 public sealed record PerplexityResult(double Perplexity, double MeanNll, long PredictedTokens, int Windows, TimeSpan Elapsed);
 
 /// <summary>
@@ -12,6 +18,18 @@ public sealed record PerplexityResult(double Perplexity, double MeanNll, long Pr
 /// </summary>
 public static class Perplexity
 {
+    /// <summary>
+    /// Cuts <paramref name="tokens"/> into consecutive, non-overlapping windows of <paramref name="window"/> tokens
+    /// (the last may be shorter) and scores each on its own, without gradients. Unlike a sliding-window (strided)
+    /// evaluation, the first tokens of each window see little context, so the result is somewhat higher than
+    /// transformers' strided perplexity for the same model.
+    /// </summary>
+    /// <param name="model">The causal LM (with or without an adapter), in eval mode.</param>
+    /// <param name="tokens">The token stream, at least 2 ids, all inside the vocabulary.</param>
+    /// <param name="window">Tokens per window, at least 2; usually the model's context length.</param>
+    /// <param name="batchSize">Equal-length windows run together in batches of this size; default 4.</param>
+    /// <exception cref="ConfigurationException"><paramref name="window"/> or the stream is shorter than 2
+    /// tokens.</exception>
     public static PerplexityResult Compute(LlamaForCausalLM model, IReadOnlyList<int> tokens, int window, int batchSize = 4)
     {
         if (window < 2) throw new ConfigurationException($"the perplexity window must hold at least 2 tokens, found {window}");

@@ -16,10 +16,19 @@ namespace PeftSharp.Evaluation;
 /// </summary>
 public sealed class WhisperTextNormalizer
 {
+    /// <summary>
+    /// True for English mode (Whisper's EnglishTextNormalizer subset: contractions, fillers, diacritics), false for
+    /// basic mode.
+    /// </summary>
     public bool English { get; }
 
+    /// <summary>Creates a normaliser; see the class for what each mode does.</summary>
+    /// <param name="english">True (default) for English mode, false for basic mode (any language).</param>
     public WhisperTextNormalizer(bool english = true) => English = english;
 
+    /// <summary>
+    /// A shared basic-mode normaliser (Whisper's BasicTextNormalizer), for languages other than English.
+    /// </summary>
     public static WhisperTextNormalizer Basic { get; } = new(english: false);
 
     static readonly Regex Annotations = new(@"[<\[][^>\]]*[>\]]|\([^)]+?\)", RegexOptions.Compiled);
@@ -36,6 +45,9 @@ public sealed class WhisperTextNormalizer
         (@"'ve\b", " have"), (@"'m\b", " am"),
     }.Select(p => (new Regex(p.Item1, RegexOptions.Compiled), p.Item2)).ToArray();
 
+    /// <summary>in English mode, contractions expanded, fillers and diacritics dropped); thread-safe.</summary>
+    /// <paramref name="text"/> lower-cased, with annotations, punctuation and symbols removed and whitespace collapsed
+    /// (and,
     public string Normalize(string text)
     {
         var s = text.ToLowerInvariant().Replace('\u2019', '\''); // a typographic apostrophe is still an apostrophe

@@ -7,9 +7,18 @@ namespace PeftSharp.Evaluation;
 /// </summary>
 public static class WordErrorRate
 {
+    /// <summary>Edit counts of one hypothesis against one reference, aligned word by word.</summary>
+    /// <param name="reference">The correct transcript.</param>
+    /// <param name="hypothesis">The transcript to score.</param>
+    /// <param name="normalize">Applied to both texts first (e.g. <see cref="WhisperTextNormalizer.Normalize"/>); null =
+    /// as given.</param>
     public static EditCounts Counts(string reference, string hypothesis, Func<string, string>? normalize = null) =>
         EditCounts.Align(Words(reference, normalize), Words(hypothesis, normalize), StringComparer.Ordinal);
 
+    /// <summary>
+    /// WER of one hypothesis against one reference: (S + D + I) / reference words, as jiwer.wer (0 = perfect; may
+    /// exceed 1).
+    /// </summary>
     public static double Compute(string reference, string hypothesis, Func<string, string>? normalize = null) =>
         Counts(reference, hypothesis, normalize).ErrorRate;
 
@@ -17,6 +26,8 @@ public static class WordErrorRate
     public static EditCounts Counts(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses, Func<string, string>? normalize = null) =>
         Corpus.Sum(references, hypotheses, (r, h) => Counts(r, h, normalize), "word error rate");
 
+    /// <summary>Corpus WER: summed edits over summed reference words, as jiwer does for lists.</summary>
+    /// <exception cref="ConfigurationException">The lists differ in length, are empty, or hold a null.</exception>
     public static double Compute(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses, Func<string, string>? normalize = null) =>
         Counts(references, hypotheses, normalize).ErrorRate;
 

@@ -8,6 +8,12 @@ public sealed class TokenSampler : IDisposable
     readonly SamplingOptions options;
     readonly Generator? generator;
 
+    /// <summary>
+    /// Creates a sampler; when sampling, its own generator is seeded from <see cref="SamplingOptions.Seed"/> (or
+    /// randomly).
+    /// </summary>
+    /// <exception cref="ConfigurationException">An option is out of range (<see
+    /// cref="SamplingOptions.Validate"/>).</exception>
     public TokenSampler(SamplingOptions options)
     {
         options.Validate();
@@ -42,6 +48,12 @@ public sealed class TokenSampler : IDisposable
         return logits.index_copy(0, ids, penalized);
     }
 
+    /// <summary>
+    /// Sets every score below the k-th largest to -inf (ties with it kept), as transformers' TopKLogitsWarper; returns
+    /// </summary>
+    /// <paramref name="scores"/> unchanged when k is at least the vocabulary size.
+    /// <param name="scores">Scores [vocab].</param>
+    /// <param name="k">Tokens to keep, at least 1.</param>
     public static Tensor TopK(Tensor scores, int k)
     {
         if (k >= scores.shape[0]) return scores;
@@ -60,5 +72,6 @@ public sealed class TokenSampler : IDisposable
         return scores.masked_fill(drop, double.NegativeInfinity);
     }
 
+    /// <summary>Releases the sampling generator.</summary>
     public void Dispose() => generator?.Dispose();
 }

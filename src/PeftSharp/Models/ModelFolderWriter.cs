@@ -17,6 +17,18 @@ public static class ModelFolderWriter
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>
+    /// Saves a causal LM as a Hugging Face model folder that transformers' from_pretrained loads: config.json with
+    /// torch_dtype set to the model's dtype, a generation_config.json with its BOS/EOS ids, and the weights (quantized
+    /// layers in bitsandbytes' layout, the tied head left out) as model.safetensors or sharded files with an index.
+    /// </summary>
+    /// <param name="model">The model to save (merge adapters into it first to save a fine-tuned model).</param>
+    /// <param name="outDir">The folder to create; written atomically (temporary sibling, then renamed).</param>
+    /// <param name="maxShardBytes">Largest safetensors file before the weights are split into shards; default 5 GiB, as
+    /// transformers' max_shard_size "5GB".</param>
+    /// <param name="overwrite">Replace an existing non-empty folder; default false.</param>
+    /// <exception cref="PeftSharpException"><paramref name="outDir"/> exists and is not empty while <paramref
+    /// name="overwrite"/> is false.</exception>
     /// <param name="extraFiles">Files copied into the folder (name in the folder -> source path), e.g. the tokenizer's.</param>
     public static void Save(LlamaForCausalLM model, string outDir, IReadOnlyDictionary<string, string>? extraFiles = null,
         long maxShardBytes = 5L << 30, bool overwrite = false)
@@ -59,6 +71,10 @@ public static class ModelFolderWriter
         }
     }
 
+    /// <summary>
+    /// The tensors a checkpoint of <paramref name="model"/> holds: its state_dict without the tied lm_head, quantized
+    /// Linears in bitsandbytes' layout. The tensors are the model's own (not copies); do not dispose them.
+    /// </summary>
     public static IEnumerable<KeyValuePair<string, Tensor>> CheckpointTensors(LlamaForCausalLM model) => CheckpointTensors(model, model.TiedKeys);
 
     /// <summary>
@@ -80,6 +96,9 @@ public static class ModelFolderWriter
         }
     }
 
+    /// <summary>
+    /// The config.json torch_dtype name of a dtype: "bfloat16", "float16", or "float32" for anything else.
+    /// </summary>
     public static string DTypeName(ScalarType t) => t switch
     {
         ScalarType.BFloat16 => "bfloat16",

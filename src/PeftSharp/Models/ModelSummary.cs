@@ -22,6 +22,11 @@ public static class ModelSummary
             if (seen.Add(p.Handle)) yield return p;
     }
 
+    /// <summary>
+    /// Writes the summary of <paramref name="lm"/> to <paramref name="o"/>, one fact per line: where it was loaded
+    /// from, architecture sizes, attention layout, RoPE, parameter counts (total, by dtype or quantized format, by
+    /// part), and the tokenizer with its special ids. What <c>peftsharp inspect</c> prints.
+    /// </summary>
     public static void Write(PretrainedCausalLM lm, TextWriter o)
     {
         var c = lm.Config;

@@ -12,7 +12,15 @@ namespace PeftSharp.Models;
 /// <summary>How to load a model: dtype ("auto" = the checkpoint's, fp16 widened to fp32 on CPU) and an optional tokenizer path.</summary>
 public sealed record ModelLoadOptions
 {
+    /// <summary>
+    /// Parameter dtype: "auto" (default: the checkpoint's torch_dtype, with float16 loaded as float32 because fp16
+    /// matmul is very slow on CPU), "float32"/"fp32" or "bfloat16"/"bf16". See <see
+    /// cref="PretrainedCausalLM.ResolveDType"/>.
+    /// </summary>
     public string DType { get; init; } = "auto";
+    /// <summary>
+    /// A tokenizer file or folder to use instead of the one beside the model; null (default) = the model's own.
+    /// </summary>
     public string? TokenizerPath { get; init; }
     /// <summary>Use the checkpoint's memory-mapped pages as the weights where the dtype matches (no copy).</summary>
     public bool MemoryMapped { get; init; } = true;
@@ -23,10 +31,22 @@ public sealed record ModelLoadOptions
 /// <summary>A loaded causal LM with everything needed to use it: config, tokenizer, generation defaults.</summary>
 public sealed class PretrainedCausalLM : IDisposable
 {
+    /// <summary>
+    /// The loaded model with its weights filled; wrap it in a <see cref="Peft.PeftModel"/> to add adapters.
+    /// </summary>
     public LlamaForCausalLM Model { get; }
+    /// <summary>The model's tokenizer, or null when none was found beside it and none was given.</summary>
     public ITextTokenizer? Tokenizer { get; }
+    /// <summary>
+    /// generation_config.json of a Hugging Face folder (EOS ids, sampling defaults), or null when absent or for
+    /// llama2.c files.
+    /// </summary>
     public GenerationConfig? Generation { get; }
+    /// <summary>
+    /// Where the model was found: its format (HF folder or llama2.c file), resolved path and the argument given.
+    /// </summary>
     public ModelLocation Location { get; }
+    /// <summary>Which checkpoint tensors were loaded and which were not used by the model.</summary>
     public WeightLoadReport LoadReport { get; }
     readonly IReadOnlyList<string> tokenizerFiles;
 
@@ -40,6 +60,7 @@ public sealed class PretrainedCausalLM : IDisposable
         LoadReport = report;
     }
 
+    /// <summary>The model's configuration (shorthand for <c>Model.Config</c>).</summary>
     public LlamaConfig Config => Model.Config;
 
     /// <summary>Loads from a folder, a single file, or a Hugging Face repo id in the local cache.</summary>
@@ -127,6 +148,13 @@ public sealed class PretrainedCausalLM : IDisposable
         TokenizerFileNames.Select(n => Path.Combine(folder, n)).Where(File.Exists)
             .Concat(Directory.EnumerateFiles(folder, "*.tiktoken")).ToList();
 
+    /// <summary>The parameter dtype to load with.</summary>
+    /// <param name="requested">"auto", "float32"/"fp32" or "bfloat16"/"bf16" (float16 names are accepted only through
+    /// "auto").</param>
+    /// <param name="checkpointDType">The checkpoint's torch_dtype, used by "auto"; null = float32.</param>
+    /// <returns>Float32 or BFloat16; a float16 checkpoint under "auto" loads as Float32 (exact, and far faster than
+    /// fp16 on CPU).</returns>
+    /// <exception cref="ConfigurationException">float16 was asked for explicitly, or the name is unknown.</exception>
     public static ScalarType ResolveDType(string requested, string? checkpointDType)
     {
         string name = requested == "auto" ? checkpointDType ?? "float32" : requested;
@@ -151,5 +179,6 @@ public sealed class PretrainedCausalLM : IDisposable
         return ids;
     }
 
+    /// <summary>Releases the model's tensors (memory-mapped checkpoint pages included).</summary>
     public void Dispose() => Model.Dispose();
 }

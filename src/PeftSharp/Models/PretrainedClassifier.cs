@@ -18,9 +18,15 @@ namespace PeftSharp.Models;
 /// </summary>
 public sealed class PretrainedClassifier : IDisposable
 {
+    /// <summary>The classifier, weights loaded (and the adapter injected when one was given).</summary>
     public LlamaForSequenceClassification Model { get; }
+    /// <summary>The base model's tokenizer, or null when none was found and none was given.</summary>
     public ITextTokenizer? Tokenizer { get; }
+    /// <summary>Where the base model was found (format, resolved path, argument given).</summary>
     public ModelLocation Location { get; }
+    /// <summary>
+    /// The adapter loaded from the adapter folder, wrapping <see cref="Model"/>; null when no adapter folder was given.
+    /// </summary>
     public PeftModel? Peft { get; }
     /// <summary>True when the score head was created here rather than read from the checkpoint.</summary>
     public bool NewHead { get; }
@@ -36,10 +42,28 @@ public sealed class PretrainedClassifier : IDisposable
         NewHead = newHead;
     }
 
+    /// <summary>
+    /// The label names by id (id2label), for mapping data labels to ids and predictions back to names.
+    /// </summary>
     public LabelMap Labels => new(Model.Labels);
 
+    /// <summary>
+    /// The tokenizer files to copy into a saved model folder, keyed by their name there (see <see
+    /// cref="PretrainedCausalLM.TokenizerFiles"/>).
+    /// </summary>
     public IReadOnlyDictionary<string, string> TokenizerFiles() => PretrainedCausalLM.TokenizerFilesFor(Location, Tokenizer, tokenizerFiles);
 
+    /// <summary>
+    /// Loads a Llama-family base and builds its sequence classifier (HF's AutoModelForSequenceClassification), then
+    /// applies the adapter when one is given. The score head is kept out of quantization.
+    /// </summary>
+    /// <param name="model">A model folder, llama2.c file or cached Hugging Face repo id.</param>
+    /// <param name="options">dtype, tokenizer, memory mapping and quantization; null = defaults.</param>
+    /// <param name="seed">Seed of the normal(0, 0.02) initialisation of a new score head; default 42.</param>
+    /// <exception cref="ConfigurationException">No labels can be found (no head, no labels given, no adapter config
+    /// naming them), or a setting is invalid.</exception>
+    /// <exception cref="PeftSharpException">The checkpoint does not match its config, or the adapter folder cannot be
+    /// read.</exception>
     /// <param name="labels">
     /// The label names to classify into (training from data). Null: the adapter folder's config.json id2label, else the
     /// checkpoint's own head and id2label.
@@ -99,12 +123,17 @@ public sealed class PretrainedClassifier : IDisposable
         model.score.weight.copy_(w);
     }
 
+    /// <summary>Releases the model's tensors.</summary>
     public void Dispose() => Model.Dispose();
 }
 
 /// <summary>The config.json of a classifier: the base config with its architecture, pad id and label names.</summary>
 public static class ClassifierConfig
 {
+    /// <summary>
+    /// The config.json to save with <paramref name="model"/>: its base config with architectures set to
+    /// ...ForSequenceClassification, torch_dtype from the head's dtype, pad_token_id, and id2label/label2id.
+    /// </summary>
     public static JsonObject ToJson(LlamaForSequenceClassification model)
     {
         var o = (model.Config with { TorchDtype = ModelFolderWriter.DTypeName(model.score.weight.dtype) }).ToJson();

@@ -19,6 +19,18 @@ public static class WeightLoader
     /// <summary>Keys a checkpoint may carry that are derived state, not weights.</summary>
     static bool Ignorable(string key) => key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Loads every tensor <paramref name="module"/>'s state_dict names from <paramref name="source"/> (by identical
+    /// key, as HF checkpoints spell them), converting to the parameter's dtype.
+    /// </summary>
+    /// <param name="module">The model to fill; its parameters keep their identity (copied into or re-pointed).</param>
+    /// <param name="source">The checkpoint (safetensors shards or a llama2.c file).</param>
+    /// <param name="tiedKeys">Keys not read because they share another parameter (a tied lm_head, or a head to
+    /// initialise instead); null = none.</param>
+    /// <returns>The keys loaded and the checkpoint keys nothing used (derived rotary inv_freq buffers are not
+    /// reported).</returns>
+    /// <exception cref="PeftSharpException">The checkpoint lacks a needed key, or a tensor's shape differs from the
+    /// model's.</exception>
     /// <param name="mapped">
     /// Where the source can map its file and a tensor's dtype already matches, make the parameter use the mapped
     /// pages (no copy, shared with the page cache, copy-on-write if modified) instead of copying them.

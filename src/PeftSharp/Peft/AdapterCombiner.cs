@@ -20,6 +20,22 @@ public static class AdapterCombiner
         _ => 0,
     };
 
+    /// <summary>
+    /// Adds a LoRA adapter <paramref name="newName"/> to <paramref name="peft"/> that combines <paramref
+    /// name="sources"/> with <paramref name="weights"/>, as PEFT's <c>PeftModel.add_weighted_adapter</c>
+    /// (combination_type "cat" or "linear"). The new adapter targets the union of the sources' modules, has no
+    /// modules_to_save, and is not activated.
+    /// </summary>
+    /// <param name="peft">The model holding the source adapters; the new one is added to it.</param>
+    /// <param name="sources">Names of existing LoRA (not DoRA) adapters.</param>
+    /// <param name="weights">One weight per source, applied to its delta (with "cat" it may be negative, e.g. to
+    /// subtract a task).</param>
+    /// <param name="newName">Name of the adapter to create.</param>
+    /// <param name="combination">"cat" (default: exact Σ w_i ΔW_i, rank = sum of ranks) or "linear" (PEFT's √-weighted
+    /// sum of factors; ranks must match).</param>
+    /// <returns>The new adapter's record.</returns>
+    /// <exception cref="ConfigurationException">Weights and sources differ in count, a source is missing, not LoRA or
+    /// DoRA, the combination is unknown, or "linear" meets different ranks.</exception>
     public static AdapterRecord AddWeighted(PeftModel peft, IReadOnlyList<string> sources, IReadOnlyList<double> weights, string newName, string combination = "cat")
     {
         if (sources.Count == 0 || sources.Count != weights.Count)

@@ -12,7 +12,11 @@ namespace PeftSharp.Peft;
 /// </summary>
 public static class AdapterFolder
 {
+    /// <summary>File name of the adapter's config inside an adapter folder, as PEFT's CONFIG_NAME.</summary>
     public const string ConfigFile = "adapter_config.json";
+    /// <summary>
+    /// File name of the adapter's weights inside an adapter folder, as PEFT's SAFETENSORS_WEIGHTS_NAME.
+    /// </summary>
     public const string WeightsFile = "adapter_model.safetensors";
 
     /// <summary>Writes the named adapters (default: all) into <paramref name="folder"/>.</summary>

@@ -11,6 +11,10 @@ namespace PeftSharp.Peft;
 /// </summary>
 public static class PeftKeys
 {
+    /// <summary>
+    /// The prefix PEFT puts before every key of adapter_model.safetensors ("base_model.model."): its PeftModel wraps a
+    /// LoraModel that wraps the original model.
+    /// </summary>
     public const string Prefix = "base_model.model.";
 
     /// <summary>The PEFT key of an adapter parameter of <paramref name="adapter"/>, or null if the path is not one.</summary>

@@ -18,9 +18,22 @@ public sealed class PeftModel
     readonly Dictionary<string, AdapterRecord> adapters = new();
     readonly HashSet<Parameter> trainableBase = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>
+    /// The wrapped base model, with the adapter layers injected in place of its targeted modules; run forward on it.
+    /// </summary>
     public nn.Module Model { get; }
+    /// <summary>
+    /// Every adapter injected into the model, by name (PEFT's <c>peft_config</c> keys), active or not.
+    /// </summary>
     public IReadOnlyDictionary<string, AdapterRecord> Adapters => adapters;
+    /// <summary>
+    /// Name of the adapter whose layers forward uses and whose parameters are trainable, or null when none is left.
+    /// </summary>
     public string? ActiveAdapter { get; private set; }
+    /// <summary>
+    /// Whether the model is in train mode (adapter dropout on); set with <see cref="SetTraining"/>. False after
+    /// creation.
+    /// </summary>
     public bool Training { get; private set; }
 
     PeftModel(nn.Module model) => Model = model;
@@ -130,6 +143,11 @@ public sealed class PeftModel
     AdapterRecord Get(string name) => adapters.TryGetValue(name, out var r) ? r
         : throw new ConfigurationException($"no adapter named '{name}' (adapters: {string.Join(", ", adapters.Keys)})");
 
+    /// <summary>
+    /// Removes the named adapter's layers from the model (unmerging first if it was merged), as PEFT's delete_adapter.
+    /// When it was active, the first remaining adapter becomes active, or none.
+    /// </summary>
+    /// <exception cref="ConfigurationException">No adapter has that name.</exception>
     public void DeleteAdapter(string name)
     {
         var record = Get(name);
@@ -222,6 +240,10 @@ public sealed class PeftModel
     /// <summary>The active adapter's training rules (AdaLoRA's allocator, SoRA's gate step), or null.</summary>
     public IAdapterTraining? ActiveTraining => ActiveAdapter is { } a ? adapters[a].Training : null;
 
+    /// <summary>
+    /// The parameters an optimizer should update: those with requires_grad set (the active adapter's, plus base modules
+    /// made trainable such as modules_to_save copies), each once even when tied.
+    /// </summary>
     public IEnumerable<Parameter> TrainableParameters() =>
         Model.named_parameters().Select(p => p.parameter).Where(p => p.requires_grad).Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>();
 
@@ -242,6 +264,8 @@ public sealed class PeftModel
         return (trainable, all);
     }
 
+    /// <summary>"trainable params: 1,024 || all params: 260,000 || trainable%: 0.3938" (invariant culture).</summary>
+    /// <see cref="CountParameters"/> as PEFT's print_trainable_parameters line, e.g.
     public string TrainableReport()
     {
         var (t, a) = CountParameters();

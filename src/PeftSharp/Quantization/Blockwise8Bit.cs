@@ -9,6 +9,7 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public static class Blockwise8Bit
 {
+    /// <summary>bitsandbytes' default blocksize for quantize_blockwise: 2048 elements per absmax.</summary>
     public const int DefaultBlockSize = 2048;
 
     /// <summary>Quantizes any float tensor (read as fp32, on the CPU) with bnb's signed dynamic map or the given code.</summary>
@@ -28,5 +29,9 @@ public static class Blockwise8Bit
         return new QuantState8Bit(q.MoveToOuterDisposeScope(), absmax.MoveToOuterDisposeScope(), blockSize, code);
     }
 
+    /// <summary>
+    /// code[q] x absmax[block] as fp32 in the original shape, as bnb's dequantize_blockwise; the same as <see
+    /// cref="QuantState8Bit.Dequantize"/>.
+    /// </summary>
     public static Tensor Dequantize(QuantState8Bit state) => state.Dequantize();
 }

@@ -26,6 +26,8 @@ public static class Codebooks
     /// <summary>bnb's unsigned 8-bit dynamic map (256 sorted values in [0, 1]): 8-bit Adam's exp_avg_sq code.</summary>
     public static IReadOnlyList<float> DynamicUnsigned8Bit => UnsignedDynamicTable;
 
+    /// <summary>The 16-entry code of <paramref name="type"/>: <see cref="Nf4"/> or <see cref="Fp4"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="QuantType"/>.</exception>
     public static IReadOnlyList<float> For(QuantType type) => type switch
     {
         QuantType.Nf4 => Nf4Table,

@@ -8,6 +8,10 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public static class Int8Quantizer
 {
+    /// <summary>
+    /// The outlier threshold of LLM.int8, as bitsandbytes' and transformers' llm_int8_threshold default (6.0): input
+    /// columns holding any |x| at or above it run in fp32.
+    /// </summary>
     public const double DefaultThreshold = 6.0;
 
     /// <summary>

@@ -9,6 +9,10 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public sealed class Int8Weight : IDisposable
 {
+    /// <summary>Takes ownership of the quantized weight and its row scales.</summary>
+    /// <param name="cb">CB: int8 [out, in].</param>
+    /// <param name="scb">SCB: fp32 [out], each row's absmax.</param>
+    /// <exception cref="ArgumentException">A dtype or shape is not the one described.</exception>
     public Int8Weight(Tensor cb, Tensor scb)
     {
         if (cb.dtype != ScalarType.Int8 || cb.dim() != 2) throw new ArgumentException($"CB must be int8 [out, in], is {cb.dtype} [{string.Join(", ", cb.shape)}]", nameof(cb));
@@ -22,7 +26,9 @@ public sealed class Int8Weight : IDisposable
     public Tensor CB { get; }
     /// <summary>fp32 [out]: each row's absmax.</summary>
     public Tensor SCB { get; }
+    /// <summary>Rows of the weight: the layer's output features.</summary>
     public long OutFeatures => CB.shape[0];
+    /// <summary>Columns of the weight: the layer's input features.</summary>
     public long InFeatures => CB.shape[1];
 
     /// <summary>W ≈ CB * SCB / 127 as fp32 [out, in].</summary>
@@ -32,6 +38,9 @@ public sealed class Int8Weight : IDisposable
         return (CB.to(ScalarType.Float32) * (SCB / 127f).unsqueeze(1)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Key suffix of bnb's weight_format tensor (a uint8 scalar; only 0, row-major, is read or written).
+    /// </summary>
     public const string WeightFormatKey = "weight_format";
 
     /// <summary>New handles the caller disposes: weight, SCB, weight_format.</summary>
@@ -70,6 +79,7 @@ public sealed class Int8Weight : IDisposable
         return new Int8Weight(cb, s);
     }
 
+    /// <summary>Releases CB and SCB.</summary>
     public void Dispose()
     {
         CB.Dispose();

@@ -12,6 +12,10 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public sealed partial class QuantState4Bit
 {
+    /// <summary>
+    /// Key, relative to the module, of bnb's packed quant-state JSON without its quant type: "nf4" or "fp4" is
+    /// appended.
+    /// </summary>
     public const string StateKeyPrefix = "weight.quant_state.bitsandbytes__";
 
     /// <summary>

@@ -9,6 +9,10 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public sealed partial class QuantState4Bit : IDisposable
 {
+    /// <summary>
+    /// Blocksize of the second (8-bit) quantization of the absmax under double quantization: 256, fixed by
+    /// bitsandbytes.
+    /// </summary>
     public const int NestedBlockSize = 256;
 
     /// <summary>Without double quantization.</summary>
@@ -39,7 +43,9 @@ public sealed partial class QuantState4Bit : IDisposable
         Code = [.. code];
     }
 
+    /// <summary>The 4-bit data type (NF4 or FP4), as bnb's quant_type.</summary>
     public QuantType QuantType { get; }
+    /// <summary>Elements per absmax block (bnb's blocksize), a power of two from 32 to 4096.</summary>
     public int BlockSize { get; }
     /// <summary>The original tensor's shape.</summary>
     public long[] Shape { get; }
@@ -51,17 +57,28 @@ public sealed partial class QuantState4Bit : IDisposable
     public Tensor? Absmax { get; }
     /// <summary>The 8-bit state of (absmax - offset) when double-quantized.</summary>
     public QuantState8Bit? Nested { get; }
+    /// <summary>
+    /// The fp32 mean subtracted from the absmax before its 8-bit quantization (bnb's state2 offset); 0 without double
+    /// quantization.
+    /// </summary>
     public float NestedOffset { get; }
     /// <summary>The 16 code values (the checkpoint's quant_map).</summary>
     public float[] Code { get; }
 
+    /// <summary>Whether the absmax is stored 8-bit (bnb_4bit_use_double_quant) rather than fp32.</summary>
     public bool DoubleQuantized => Nested is not null;
+    /// <summary>Elements of the original tensor (the product of <see cref="Shape"/>).</summary>
     public long NumElements => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Number of absmax blocks: ceil(<see cref="NumElements"/> / <see cref="BlockSize"/>).</summary>
     public long Blocks => BlockSizes.BlockCount(NumElements, BlockSize);
 
     /// <summary>Storage bits per weight: 4 + 32/blocksize, or with DQ 4 + 8/blocksize + 32/(blocksize*256).</summary>
     public double BitsPerParameter => BitsPerParameterFor(BlockSize, DoubleQuantized);
 
+    /// <summary>
+    /// Storage bits per weight for a blocksize and double-quantization choice, before quantizing anything (e.g. 4.5 for
+    /// 64 without DQ, about 4.127 with DQ).
+    /// </summary>
     public static double BitsPerParameterFor(int blockSize, bool doubleQuantized) =>
         doubleQuantized ? 4 + 8.0 / blockSize + 32.0 / (blockSize * (double)NestedBlockSize) : 4 + 32.0 / blockSize;
 
@@ -118,6 +135,7 @@ public sealed partial class QuantState4Bit : IDisposable
         }
     }
 
+    /// <summary>Releases the packed weight, the absmax and the nested state.</summary>
     public void Dispose()
     {
         Packed.Dispose();

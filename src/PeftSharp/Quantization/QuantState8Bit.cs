@@ -8,6 +8,14 @@ namespace PeftSharp.Quantization;
 /// </summary>
 public sealed class QuantState8Bit : IDisposable
 {
+    /// <summary>Takes ownership of the indices and the absmax.</summary>
+    /// <param name="quantized">uint8 indices into <paramref name="code"/>, one per element, in the original
+    /// shape.</param>
+    /// <param name="absmax">fp32 [blocks].</param>
+    /// <param name="blockSize">Elements per absmax, a power of two from 32 to 4096.</param>
+    /// <param name="code">The 256 code values (copied).</param>
+    /// <exception cref="ConfigurationException"><paramref name="blockSize"/> is not supported.</exception>
+    /// <exception cref="ArgumentException"><paramref name="code"/> does not have 256 entries.</exception>
     public QuantState8Bit(Tensor quantized, Tensor absmax, int blockSize, IReadOnlyList<float> code)
     {
         BlockSizes.Validate(blockSize);
@@ -22,8 +30,13 @@ public sealed class QuantState8Bit : IDisposable
     public Tensor Quantized { get; }
     /// <summary>fp32 [blocks].</summary>
     public Tensor Absmax { get; }
+    /// <summary>Elements per absmax block (bnb's blocksize).</summary>
     public int BlockSize { get; }
+    /// <summary>
+    /// The 256 values an index maps to (bnb's code / quant_map), each in [-1, 1], scaled by the block's absmax.
+    /// </summary>
     public float[] Code { get; }
+    /// <summary>Elements of the original tensor.</summary>
     public long NumElements => Quantized.numel();
 
     /// <summary>code[q] * absmax[block] as fp32, the original shape.</summary>
@@ -39,6 +52,7 @@ public sealed class QuantState8Bit : IDisposable
         return output.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Releases the indices and the absmax.</summary>
     public void Dispose()
     {
         Quantized.Dispose();

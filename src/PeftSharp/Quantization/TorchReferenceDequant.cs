@@ -30,6 +30,10 @@ public static class TorchReferenceDequant
         return (values * scales + state.NestedOffset).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The dequantized tensor in its original shape, converted to <paramref name="dtype"/> (default fp32), computed
+    /// with torch ops; compare with <see cref="QuantState4Bit.Dequantize"/>.
+    /// </summary>
     public static Tensor Dequantize(QuantState4Bit state, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();

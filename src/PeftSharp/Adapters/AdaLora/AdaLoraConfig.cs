@@ -14,35 +14,65 @@ namespace PeftSharp.Adapters.AdaLora;
 /// </summary>
 public sealed record AdaLoraConfig : AdapterConfig
 {
+    /// <inheritdoc/>
     public override string PeftType => "ADALORA";
 
+    /// <summary>
+    /// The adapter_config.json keys an AdaLoRA config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys)
     {
         "init_r", "target_r", "tinit", "tfinal", "deltaT", "beta1", "beta2", "orth_reg_weight", "total_step", "rank_pattern",
         "lora_alpha", "lora_dropout", "r", "bias", "init_lora_weights", "fan_in_fan_out", "alpha_pattern", "use_rslora", "use_dora",
     };
 
+    /// <summary>Rank every targeted layer starts with (PEFT's init_r); default 12, positive.</summary>
     public int InitR { get; init; } = 12;
+    /// <summary>Average rank per layer the budget shrinks to (PEFT's target_r); default 8, in [0, init_r].</summary>
     public int TargetR { get; init; } = 8;
+    /// <summary>Warm-up steps before any rank is pruned (PEFT's tinit); default 0.</summary>
     public int Tinit { get; init; }
+    /// <summary>
+    /// Final steps with the rank pattern frozen, training only the kept ranks (PEFT's tfinal); default 0.
+    /// </summary>
     public int Tfinal { get; init; }
+    /// <summary>
+    /// Steps between two budget allocations in the pruning phase (PEFT's deltaT); default 1, positive.
+    /// </summary>
     public int DeltaT { get; init; } = 1;
+    /// <summary>EMA factor of the importance (sensitivity) scores (PEFT's beta1); default 0.85, in (0, 1).</summary>
     public double Beta1 { get; init; } = 0.85;
+    /// <summary>EMA factor of the importance uncertainty (PEFT's beta2); default 0.85, in (0, 1).</summary>
     public double Beta2 { get; init; } = 0.85;
+    /// <summary>
+    /// Weight of the orthogonality regulariser on A and B added to the loss (PEFT's orth_reg_weight); default 0.5, must
+    /// be > 0.
+    /// </summary>
     public double OrthRegWeight { get; init; } = 0.5;
     /// <summary>The run's optimizer steps; null takes the trainer's total steps when training begins.</summary>
     public int? TotalStep { get; init; }
     /// <summary>Kept ranks by "&lt;module path&gt;.lora_E" (PEFT's saved form), or null before ranks were allocated.</summary>
     public IReadOnlyDictionary<string, bool[]>? RankPattern { get; init; }
+    /// <summary>
+    /// Scaling numerator s (PEFT's lora_alpha); the update is multiplied by s / ranknum. Default 8; 0 uses the rank.
+    /// </summary>
     public double LoraAlpha { get; init; } = 8;
+    /// <summary>
+    /// Dropout probability on the adapter's input during training (PEFT's lora_dropout); default 0, in [0, 1).
+    /// </summary>
     public double LoraDropout { get; init; }
     /// <summary>PEFT's r, unused by AdaLoRA (init_r is the rank); written back as read.</summary>
     public int R { get; init; } = 8;
+    /// <summary>
+    /// True (default) for AdaLoRA's init (E zero so the adapter starts as a no-op, A and B normal(0, 0.02)); false
+    /// leaves all three random normal, as PEFT's init_lora_weights=False.
+    /// </summary>
     public bool InitLoraWeights { get; init; } = true;
 
     /// <summary>The rank_pattern key of the module at <paramref name="path"/>.</summary>
     public static string PatternKey(string path) => path + ".lora_E";
 
+    /// <inheritdoc/>
     public override string Describe()
     {
         var text = string.Create(CultureInfo.InvariantCulture,
@@ -52,6 +82,7 @@ public sealed record AdaLoraConfig : AdapterConfig
         return text;
     }
 
+    /// <inheritdoc/>
     public override AdaLoraConfig Validate(string source = "AdaLoRA config")
     {
         if (InitR <= 0) throw new ConfigurationException($"{source}: init_r must be a positive integer, found {InitR}");
@@ -85,6 +116,11 @@ public sealed record AdaLoraConfig : AdapterConfig
                 $"{source}: total_step ({totalStep}) - tinit ({tinit}) - tfinal ({tfinal}) must be > 0 to leave a budgeting phase; decrease tinit/tfinal or train longer");
     }
 
+    /// <summary>
+    /// Attaches an <see cref="AdaLoraLinear"/> to every targeted Linear: init_r ranks, or the kept count of a saved
+    /// rank_pattern.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A target is not a Linear layer.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         foreach (var (path, module) in TargetMatcher.Select(model, this))
@@ -95,6 +131,9 @@ public sealed record AdaLoraConfig : AdapterConfig
         }
     }
 
+    /// <summary>
+    /// The orthogonal regulariser and rank allocator of this adapter's layers (<see cref="AdaLoraTraining"/>).
+    /// </summary>
     public override IAdapterTraining CreateTraining(AdapterRecord record) => new AdaLoraTraining(this, record.Of<AdaLoraLinear>());
 
     /// <summary>The pattern the adapter's tensors are in now: the allocator's (keyed by PEFT's "&lt;path&gt;.lora_E"), else the config's.</summary>

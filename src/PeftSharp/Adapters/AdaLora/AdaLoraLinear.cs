@@ -17,19 +17,42 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
 {
     /// <summary>Right singular vectors (r x in), singular values (r x 1), left singular vectors (out x r).</summary>
     public Parameter A { get; }
+    /// <summary>
+    /// Singular values (r x 1), PEFT's lora_E; zero at init, and zeroed for ranks the allocator prunes.
+    /// </summary>
     public Parameter E { get; }
+    /// <summary>Left singular vectors (out x r), PEFT's lora_B.</summary>
     public Parameter B { get; }
+    /// <summary>The adapter name it is registered under on the host layer.</summary>
     public string Name { get; }
     /// <summary>The rank this layer was built with (init_r, or the kept ranks of a saved rank_pattern).</summary>
     public int Rank => (int)A.shape[0];
     /// <summary>PEFT's ranknum: the rank the scaling divides by (init_r).</summary>
     public int RankNum { get; }
+    /// <summary>
+    /// The numerator s of the scaling s / (ranknum + 1e-5): lora_alpha, or ranknum when lora_alpha is 0.
+    /// </summary>
     public double Scaling { get; }
+    /// <summary>Dropout probability applied to the input of the update while training.</summary>
     public double Dropout { get; }
+    /// <summary>The dtype of A, E and B: fp32, or fp64 on an fp64 base (<see cref="Lora.AdapterDType"/>).</summary>
     public ScalarType DType => A.dtype;
     readonly Tensor rankDivisor; // ranknum + 1e-5 as a 1-element tensor in the adapter dtype, as PEFT computes it
+    /// <summary>Whether dropout is applied (set by the model's train/eval switch).</summary>
     public bool Training { get; set; }
 
+    /// <summary>
+    /// Creates the triplet on <paramref name="host"/> and registers it as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The Linear to adapt.</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="rank">Ranks to create (init_r, or fewer when rebuilding a saved, pruned adapter).</param>
+    /// <param name="rankNum">PEFT's ranknum, the scaling's divisor: init_r.</param>
+    /// <param name="loraAlpha">lora_alpha; 0 uses <paramref name="rankNum"/>.</param>
+    /// <param name="dropout">Input dropout probability during training.</param>
+    /// <param name="initLoraWeights">AdaLoRA's init (E zero, A and B normal(0, 0.02)) when true; all random normal when
+    /// false.</param>
+    /// <param name="generator">Random source for the init; null = torch's default generator.</param>
     public AdaLoraLinear(Linear host, string name, int rank, int rankNum, double loraAlpha, double dropout, bool initLoraWeights, Generator? generator = null)
     {
         Name = name;
@@ -60,6 +83,7 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
     /// <summary>B (A∘E) · s / (ranknum + 1e-5) as an (out x in) matrix, PEFT's get_delta_weight.</summary>
     public Tensor DeltaWeight() => B.matmul(A * E) * Scaling / rankDivisor;
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();
@@ -69,6 +93,9 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
         return (result + update.to(result.dtype)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Adds <see cref="DeltaWeight"/> to the host's weight (a quantized base is re-quantized, rounding the change).
+    /// </summary>
     public void Merge(Linear host)
     {
         using var _ = no_grad();
@@ -76,6 +103,9 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
         host.AssignWeight(host.DenseWeight(DType) + DeltaWeight());
     }
 
+    /// <summary>
+    /// Subtracts <see cref="DeltaWeight"/> from the host's weight, undoing <see cref="Merge"/> up to rounding.
+    /// </summary>
     public void Unmerge(Linear host)
     {
         using var _ = no_grad();
@@ -83,6 +113,7 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
         host.AssignWeight(host.DenseWeight(DType) - DeltaWeight());
     }
 
+    /// <inheritdoc/>
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);

@@ -15,12 +15,18 @@ public sealed class AdaLoraTraining : IAdapterTraining, IDisposable
     /// <summary>The allocator; made by <see cref="Begin"/> (total_step, when the config has none, is the run's steps).</summary>
     public RankAllocator? Allocator { get; private set; }
 
+    /// <summary>Rules for the given layers of one adapter; the allocator is created by <see cref="Begin"/>.</summary>
     public AdaLoraTraining(AdaLoraConfig config, IEnumerable<(string Path, AdaLoraLinear Layer)> layers)
     {
         this.config = config;
         this.layers = layers.ToList();
     }
 
+    /// <summary>
+    /// Creates the rank allocator for a run of <paramref name="totalSteps"/> optimizer steps (the config's total_step
+    /// wins when set).
+    /// </summary>
+    /// <exception cref="ConfigurationException">total_step - tinit - tfinal leaves no budgeting phase.</exception>
     public void Begin(int totalSteps)
     {
         int total = config.TotalStep ?? totalSteps;
@@ -51,12 +57,22 @@ public sealed class AdaLoraTraining : IAdapterTraining, IDisposable
         return regu.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Runs the rank allocator for <paramref name="step"/> (importance update, budget, masking); the learning rate is
+    /// unused.
+    /// </summary>
+    /// <exception cref="ConfigurationException"><see cref="Begin"/> was not called and the config has no
+    /// total_step.</exception>
     public void AfterOptimizerStep(int step, double learningRate)
     {
         if (Allocator is null) Begin(config.TotalStep ?? throw new ConfigurationException("AdaLoRA: total_step is not set and the trainer did not call Begin with the run's steps"));
         Allocator!.Step(step);
     }
 
+    /// <summary>
+    /// adalora_budget (current total rank budget), adalora_rank (ranks kept) and adalora_orth_reg (last regulariser
+    /// value).
+    /// </summary>
     public IReadOnlyDictionary<string, double> Metrics()
     {
         var m = new Dictionary<string, double>();
@@ -69,5 +85,6 @@ public sealed class AdaLoraTraining : IAdapterTraining, IDisposable
         return m;
     }
 
+    /// <summary>Releases the allocator's importance statistics.</summary>
     public void Dispose() => Allocator?.Dispose();
 }

@@ -16,6 +16,9 @@ public sealed class RankAllocator : IDisposable
     readonly int tinit, tfinal, deltaT;
     readonly Dictionary<Tensor, (Tensor Ipt, Tensor Unc)> state = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>
+    /// The run's length in optimizer steps that the budget schedule is laid over (PEFT's total_step).
+    /// </summary>
     public int TotalStep { get; }
     /// <summary>The sum of the modules' ranks at the start.</summary>
     public int InitialBudget { get; }
@@ -26,6 +29,10 @@ public sealed class RankAllocator : IDisposable
     /// <summary>The budget of the last step seen.</summary>
     public int Budget { get; private set; }
 
+    /// <summary>
+    /// Sets up the budget for <paramref name="layers"/> (one adapter's AdaLoRA layers) over <paramref
+    /// name="totalStep"/> steps.
+    /// </summary>
     public RankAllocator(IReadOnlyList<(string Path, AdaLoraLinear Layer)> layers, AdaLoraConfig config, int totalStep)
     {
         this.layers = layers;
@@ -43,6 +50,11 @@ public sealed class RankAllocator : IDisposable
     /// <summary>PEFT's budget_schedule: the budget at <paramref name="step"/> and whether this step masks.</summary>
     public (int Budget, bool Mask) Schedule(int step) => Schedule(step, InitialBudget, TargetBudget, tinit, tfinal, TotalStep, deltaT);
 
+    /// <summary>
+    /// PEFT's budget_schedule as a pure function: init budget up to tinit; then a cubic decrease to the target budget,
+    /// masking every deltaT steps; after total_step - tfinal the target budget, masking every step.
+    /// </summary>
+    /// <returns>The budget (total kept ranks) at <paramref name="step"/> and whether ranks are masked on it.</returns>
     public static (int Budget, bool Mask) Schedule(int step, int initBudget, int targetBudget, int tinit, int tfinal, int totalStep, int deltaT)
     {
         if (step <= tinit) return (initBudget, false);
@@ -148,5 +160,6 @@ public sealed class RankAllocator : IDisposable
         state.Clear();
     }
 
+    /// <summary>Releases the importance and uncertainty tensors.</summary>
     public void Dispose() => ResetImportance();
 }

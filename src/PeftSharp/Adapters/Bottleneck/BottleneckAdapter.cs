@@ -16,16 +16,43 @@ namespace PeftSharp.Adapters.Bottleneck;
 /// </summary>
 public sealed class BottleneckAdapter : ILinearAdapter, IHasTrainingMode
 {
+    /// <summary>The adapter name it is registered under on the host layer.</summary>
     public string Name { get; }
+    /// <summary>
+    /// True for the parallel variant (reads the host's input), false for the sequential one (reads the host's output).
+    /// </summary>
     public bool Parallel { get; }
+    /// <summary>Factor on the adapter's output in the parallel variant; the sequential variant ignores it.</summary>
     public double Scaling { get; }
+    /// <summary>Dropout probability on the adapter's input while training.</summary>
     public double Dropout { get; }
+    /// <summary>The activation between down and up: relu, gelu, tanh or silu.</summary>
     public string NonLinearity { get; }
+    /// <summary>The dtype of the adapter's weights: fp32, or fp64 on an fp64 base.</summary>
     public ScalarType DType { get; }
+    /// <summary>
+    /// The down projection (features -> adapter_size, with bias), registered as <c>adapter_down.&lt;adapter&gt;</c>.
+    /// </summary>
     public Linear Down { get; }
+    /// <summary>
+    /// The up projection (adapter_size -> out_features, with bias, zero at init), registered as
+    /// <c>adapter_up.&lt;adapter&gt;</c>.
+    /// </summary>
     public Linear Up { get; }
+    /// <summary>Whether dropout is applied (set by the model's train/eval switch).</summary>
     public bool Training { get; set; }
 
+    /// <summary>
+    /// Creates the adapter on <paramref name="host"/> and registers it as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The Linear to adapt.</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="size">Bottleneck width (adapter_size).</param>
+    /// <param name="nonLinearity">relu, gelu, tanh or silu.</param>
+    /// <param name="dropout">Input dropout probability while training.</param>
+    /// <param name="parallel">Parallel (input-side) rather than sequential (output-side) placement.</param>
+    /// <param name="scaling">Output factor of the parallel variant.</param>
+    /// <param name="generator">Random source for adapter_down's init; null = torch's default generator.</param>
     public BottleneckAdapter(Linear host, string name, int size, string nonLinearity, double dropout, bool parallel, double scaling, Generator? generator = null)
     {
         Name = name;
@@ -49,6 +76,7 @@ public sealed class BottleneckAdapter : ILinearAdapter, IHasTrainingMode
         host.Adapters.Add(name, this);
     }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();
@@ -68,14 +96,19 @@ public sealed class BottleneckAdapter : ILinearAdapter, IHasTrainingMode
         _ => throw new ConfigurationException($"non_linearity '{NonLinearity}' is not one of {string.Join(", ", BottleneckConfig.NonLinearities)}"),
     };
 
+    /// <summary>Always throws: a non-linear adapter has no weight-space form.</summary>
+    /// <exception cref="ConfigurationException">Always, with <see cref="NotMergeable"/> as the message.</exception>
     public void Merge(Linear host) => throw new ConfigurationException(NotMergeable);
 
+    /// <summary>Does nothing: a bottleneck adapter is never merged.</summary>
     public void Unmerge(Linear host) { }
 
+    /// <summary>The error message given when a bottleneck adapter is asked to merge, with the alternatives.</summary>
     public const string NotMergeable =
         "bottleneck adapters are non-linear (up(act(down(·)))) and cannot be merged into the base weights: " +
         "deploy the base model with the adapter folder instead (e.g. `generate --adapter <folder>`), or train LoRA/IA3 if you need a merged model";
 
+    /// <inheritdoc/>
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);

@@ -13,26 +13,48 @@ namespace PeftSharp.Adapters.Bottleneck;
 /// </summary>
 public sealed record BottleneckConfig : AdapterConfig
 {
+    /// <summary>
+    /// The targets when none are given: o_proj and down_proj, so one adapter follows attention and one the
+    /// feed-forward.
+    /// </summary>
     public static readonly IReadOnlyList<string> DefaultTargets = new[] { "o_proj", "down_proj" };
+    /// <summary>The accepted non_linearity values.</summary>
     public static readonly IReadOnlyList<string> NonLinearities = new[] { "relu", "gelu", "tanh", "silu" };
 
+    /// <summary>A config with the default targets (<see cref="DefaultTargets"/>) and defaults below.</summary>
     public BottleneckConfig() => TargetModules = DefaultTargets;
 
+    /// <inheritdoc/>
     public override string PeftType => "BOTTLENECK";
+    /// <summary>Bottleneck width (adapter_size): the down projection's outputs; default 64, positive.</summary>
     public int AdapterSize { get; init; } = 64;
+    /// <summary>Activation between the projections (non_linearity): relu (default), gelu, tanh or silu.</summary>
     public string NonLinearity { get; init; } = "relu";
+    /// <summary>
+    /// Dropout probability on the adapter's input while training (adapter_dropout); default 0, in [0, 1).
+    /// </summary>
     public double AdapterDropout { get; init; }
+    /// <summary>
+    /// Parallel placement on the layer's input (He et al. 2022) instead of sequential on its output
+    /// (use_parallel_adapter); default false.
+    /// </summary>
     public bool UseParallelAdapter { get; init; }
+    /// <summary>Output factor of the parallel variant (scaling); default 1, finite.</summary>
     public double Scaling { get; init; } = 1.0;
 
+    /// <summary>
+    /// The adapter_config.json keys a bottleneck config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys)
     {
         "adapter_size", "non_linearity", "adapter_dropout", "use_parallel_adapter", "scaling",
     };
 
+    /// <inheritdoc/>
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"bottleneck adapter ({(UseParallelAdapter ? $"parallel, scaling {Scaling}" : "sequential")}), adapter_size {AdapterSize}, {NonLinearity}, dropout {AdapterDropout}");
 
+    /// <inheritdoc/>
     public override BottleneckConfig Validate(string source = "bottleneck config")
     {
         if (AdapterSize <= 0) throw new ConfigurationException($"{source}: adapter_size must be a positive integer, found {AdapterSize}");
@@ -46,6 +68,8 @@ public sealed record BottleneckConfig : AdapterConfig
         return this;
     }
 
+    /// <summary>Attaches a <see cref="BottleneckAdapter"/> to every targeted Linear.</summary>
+    /// <exception cref="ConfigurationException">A target is not a Linear layer, or nothing matches.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         foreach (var (path, l) in TargetMatcher.SelectLinears(model, this, "a bottleneck adapter"))
@@ -55,6 +79,11 @@ public sealed record BottleneckConfig : AdapterConfig
         }
     }
 
+    /// <summary>
+    /// Reads adapter_config.json (peft_type BOTTLENECK); keys not used are added to <paramref name="ignored"/>.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">A value has the wrong JSON type.</exception>
+    /// <exception cref="ConfigurationException">A value is out of range.</exception>
     public static BottleneckConfig FromJson(JsonReading j, List<string> ignored)
     {
         AddIgnoredKeys(j, KnownKeys, ignored);
@@ -70,6 +99,7 @@ public sealed record BottleneckConfig : AdapterConfig
         return config.Validate(j.Source);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToJson()
     {
         var o = new JsonObject

@@ -11,10 +11,12 @@ namespace PeftSharp.Adapters.Ia3;
 /// </summary>
 public sealed record Ia3Config : AdapterConfig
 {
+    /// <inheritdoc/>
     public override string PeftType => "IA3";
 
     /// <summary>PEFT's defaults for Llama-family models (TRANSFORMERS_MODELS_TO_IA3_*_MAPPING).</summary>
     public static readonly IReadOnlyList<string> LlamaTargets = new[] { "k_proj", "v_proj", "down_proj" };
+    /// <summary>PEFT's default feedforward_modules for Llama-family models: down_proj, whose input is scaled.</summary>
     public static readonly IReadOnlyList<string> LlamaFeedForward = new[] { "down_proj" };
 
     /// <summary>Names (suffix match) of the targets whose input is scaled, or null with <see cref="FeedForwardRegex"/>.</summary>
@@ -24,13 +26,18 @@ public sealed record Ia3Config : AdapterConfig
     /// <summary>true: the vectors start at ones (the adapter is the identity); false: standard normal, as PEFT.</summary>
     public bool InitIa3Weights { get; init; } = true;
 
+    /// <summary>
+    /// The adapter_config.json keys an IA3 config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys) { "feedforward_modules", "init_ia3_weights", "fan_in_fan_out" };
 
+    /// <inheritdoc/>
     public override string Describe() =>
         $"IA3, targets {Names(TargetModules, TargetRegex)} (feedforward: {Names(FeedForwardModules, FeedForwardRegex)}), init_ia3_weights {InitIa3Weights.ToString().ToLowerInvariant()}";
 
     static string Names(IReadOnlyList<string>? names, string? regex) => regex ?? (names is null ? "none" : string.Join(", ", names));
 
+    /// <inheritdoc/>
     public override Ia3Config Validate(string source = "IA3 config")
     {
         ValidateTargets(source, "[\"k_proj\", \"v_proj\", \"down_proj\"]");
@@ -41,8 +48,16 @@ public sealed record Ia3Config : AdapterConfig
         return this;
     }
 
+    /// <summary>
+    /// Whether the module at <paramref name="modulePath"/> is a feed-forward target (its input is scaled rather than
+    /// its output).
+    /// </summary>
     public bool IsFeedForward(string modulePath) => TargetMatcher.NameMatches(modulePath, FeedForwardModules, FeedForwardRegex);
 
+    /// <summary>
+    /// Attaches an <see cref="Ia3Linear"/> to every targeted Linear, input-side for feed-forward modules.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A target is not a Linear layer, or nothing matches.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         foreach (var (path, l) in TargetMatcher.SelectLinears(model, this, "IA3"))
@@ -51,6 +66,11 @@ public sealed record Ia3Config : AdapterConfig
         }
     }
 
+    /// <summary>
+    /// Reads adapter_config.json (PEFT's IA3Config); keys not used are added to <paramref name="ignored"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">fan_in_fan_out is true, or a value is invalid.</exception>
+    /// <exception cref="InvalidFileFormatException">A value has the wrong JSON type.</exception>
     public static Ia3Config FromJson(JsonReading j, List<string> ignored)
     {
         AddIgnoredKeys(j, KnownKeys, ignored);
@@ -66,6 +86,7 @@ public sealed record Ia3Config : AdapterConfig
         return config.Validate(j.Source);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToJson()
     {
         var o = new JsonObject

@@ -18,11 +18,28 @@ public sealed class Ia3Linear : ILinearAdapter
     /// <summary>PEFT adds this to l before dividing when it unmerges (so a zero entry does not give inf).</summary>
     public const double UnmergeEpsilon = 1e-8;
 
+    /// <summary>The adapter name it is registered under on the host layer.</summary>
     public string Name { get; }
+    /// <summary>
+    /// True when the vector scales the layer's input ([1, in]); false when it scales the output ([out, 1]).
+    /// </summary>
     public bool FeedForward { get; }
+    /// <summary>The vector's dtype: fp32, or fp64 on an fp64 base.</summary>
     public ScalarType DType { get; }
+    /// <summary>
+    /// The learned scaling vector l: [1, in] on a feed-forward layer, [out, 1] otherwise (PEFT's ia3_l).
+    /// </summary>
     public Parameter Vector { get; }
 
+    /// <summary>
+    /// Creates the vector on <paramref name="host"/> and registers it as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The Linear to adapt.</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="feedForward">Scale the input (feed-forward modules) rather than the output.</param>
+    /// <param name="initOnes">Start at ones, so the layer is unchanged (init_ia3_weights); false draws standard normal
+    /// values.</param>
+    /// <param name="generator">Random source when <paramref name="initOnes"/> is false.</param>
     public Ia3Linear(Linear host, string name, bool feedForward, bool initOnes, Generator? generator = null)
     {
         Name = name;
@@ -38,6 +55,7 @@ public sealed class Ia3Linear : ILinearAdapter
     /// <summary>A feed-forward IA3 changes the base's input, so it computes the base itself.</summary>
     public bool ReplacesBase => FeedForward;
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();
@@ -57,8 +75,14 @@ public sealed class Ia3Linear : ILinearAdapter
         return outp.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Multiplies the host's weight by l (its columns on a feed-forward layer, its rows and bias otherwise).
+    /// </summary>
     public void Merge(Linear host) => Rescale(host, divide: false);
 
+    /// <summary>
+    /// Divides by l + <see cref="UnmergeEpsilon"/>, as PEFT, so undoing a merge is exact only up to that epsilon.
+    /// </summary>
     public void Unmerge(Linear host) => Rescale(host, divide: true);
 
     /// <summary>W ⊙ l (columns for feed-forward, rows and bias otherwise), or W / (l + 1e-8) to undo it, as PEFT does.</summary>
@@ -76,6 +100,7 @@ public sealed class Ia3Linear : ILinearAdapter
         host.bias.copy_(divide ? b / lb : b * lb);
     }
 
+    /// <inheritdoc/>
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);

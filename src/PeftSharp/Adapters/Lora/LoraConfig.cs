@@ -14,26 +14,57 @@ namespace PeftSharp.Adapters.Lora;
 /// </summary>
 public sealed record LoraConfig : AdapterConfig
 {
+    /// <inheritdoc/>
     public override string PeftType => "LORA";
+    /// <summary>
+    /// Rank of the update (PEFT's r): the inner dimension of A (r x in) and B (out x r); default 8, positive.
+    /// </summary>
     public int R { get; init; } = 8;
+    /// <summary>
+    /// Scaling numerator (PEFT's lora_alpha): the update is multiplied by lora_alpha / r (lora_alpha / √r with rsLoRA).
+    /// Default 8, positive.
+    /// </summary>
     public double LoraAlpha { get; init; } = 8;
+    /// <summary>
+    /// Dropout probability on the adapter's input while training (PEFT's lora_dropout); default 0, in [0, 1).
+    /// </summary>
     public double LoraDropout { get; init; }
+    /// <summary>
+    /// Per-module ranks overriding <see cref="R"/> (PEFT's rank_pattern): each key is a regex matched against the end
+    /// of the module name after a dot, e.g. "layers.0.self_attn.q_proj"; the first match wins. Empty by default.
+    /// </summary>
     public IReadOnlyDictionary<string, int> RankPattern { get; init; } = new Dictionary<string, int>();
+    /// <summary>
+    /// Per-module alphas overriding <see cref="LoraAlpha"/> (PEFT's alpha_pattern), keyed like <see
+    /// cref="RankPattern"/>. Empty by default.
+    /// </summary>
     public IReadOnlyDictionary<string, double> AlphaPattern { get; init; } = new Dictionary<string, double>();
     /// <summary>"true" (Kaiming-uniform A, zero B), "gaussian" (normal A with std 1/r, zero B) or "false" (both random).</summary>
     public string InitLoraWeights { get; init; } = "true";
+    /// <summary>
+    /// Rank-stabilised LoRA (PEFT's use_rslora): scale by lora_alpha / √r instead of lora_alpha / r. Default false.
+    /// </summary>
     public bool UseRslora { get; init; }
+    /// <summary>
+    /// DoRA (PEFT's use_dora): a trained per-row magnitude times the direction of W + s·B·A. Linear layers only;
+    /// default false.
+    /// </summary>
     public bool UseDora { get; init; }
 
+    /// <summary>
+    /// The adapter_config.json keys a LoRA config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys)
     {
         "r", "lora_alpha", "lora_dropout", "rank_pattern", "alpha_pattern", "bias", "init_lora_weights", "use_rslora", "use_dora",
         "fan_in_fan_out",
     };
 
+    /// <inheritdoc/>
     public override string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{(UseDora ? "DoRA" : UseRslora ? "rsLoRA" : "LoRA")}, r {R}, lora_alpha {LoraAlpha}, dropout {LoraDropout}, bias {Bias}");
 
+    /// <inheritdoc/>
     public override LoraConfig Validate(string source = "LoRA config")
     {
         if (R <= 0) throw new ConfigurationException($"{source}: r must be a positive integer, found {R}");
@@ -50,6 +81,12 @@ public sealed record LoraConfig : AdapterConfig
         return this;
     }
 
+    /// <summary>
+    /// Attaches a <see cref="LoraLinear"/> to every targeted Linear and a <see cref="LoraEmbedding"/> to every targeted
+    /// Embedding, with the rank and alpha from the patterns.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A target cannot carry LoRA, DoRA meets an embedding, or nothing
+    /// matches.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         foreach (var (path, module) in TargetMatcher.Select(model, this))

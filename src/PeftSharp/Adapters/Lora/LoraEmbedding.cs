@@ -13,12 +13,28 @@ namespace PeftSharp.Adapters.Lora;
 /// </summary>
 public sealed class LoraEmbedding : IEmbeddingAdapter
 {
+    /// <summary>The adapter name it is registered under on the host table.</summary>
     public string Name { get; }
+    /// <summary>Rank r of the update.</summary>
     public int Rank { get; }
+    /// <summary>s = alpha / r, or alpha / √r with rsLoRA.</summary>
     public double Scaling { get; }
+    /// <summary>A, r x vocab, zero at init (PEFT's lora_embedding_A).</summary>
     public Parameter A { get; }
+    /// <summary>B, dim x r, standard normal at init (PEFT's lora_embedding_B).</summary>
     public Parameter B { get; }
 
+    /// <summary>
+    /// Creates A and B on <paramref name="host"/> and registers them as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The embedding table to adapt.</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="rank">Rank r.</param>
+    /// <param name="alpha">lora_alpha.</param>
+    /// <param name="rslora">Scale by alpha / √r instead of alpha / r.</param>
+    /// <param name="init">init_lora_weights: "false" makes A random too, so the adapter starts as a real change; other
+    /// values keep A zero.</param>
+    /// <param name="generator">Random source for the init; null = torch's default generator.</param>
     public LoraEmbedding(Embedding host, string name, int rank, double alpha, bool rslora, string init, Generator? generator = null)
     {
         Name = name;
@@ -41,6 +57,7 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
     /// <summary>s · (B A)^T as a (vocab x dim) matrix.</summary>
     public Tensor DeltaWeight() => B.matmul(A).t() * Scaling;
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor ids, Tensor result, Embedding host)
     {
         using var scope = NewDisposeScope();
@@ -48,6 +65,7 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
         return (result + after.matmul(B.t()).mul(Scaling).to(result.dtype)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Adds <see cref="DeltaWeight"/> to the table.</summary>
     public void Merge(Embedding host)
     {
         using var _ = no_grad();
@@ -55,6 +73,9 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
         host.weight.copy_(host.weight.to(A.dtype) + DeltaWeight());
     }
 
+    /// <summary>
+    /// Subtracts <see cref="DeltaWeight"/> from the table, undoing <see cref="Merge"/> up to rounding.
+    /// </summary>
     public void Unmerge(Embedding host)
     {
         using var _ = no_grad();
@@ -62,6 +83,7 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
         host.weight.copy_(host.weight.to(A.dtype) - DeltaWeight());
     }
 
+    /// <inheritdoc/>
     public void Detach(Embedding host)
     {
         host.Adapters.Remove(Name);

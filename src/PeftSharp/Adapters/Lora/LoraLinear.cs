@@ -15,13 +15,21 @@ namespace PeftSharp.Adapters.Lora;
 /// </summary>
 public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
 {
+    /// <summary>The adapter name it is registered under on the host layer.</summary>
     public string Name { get; }
+    /// <summary>Rank r of the update.</summary>
     public int Rank { get; }
+    /// <summary>lora_alpha of this layer (after alpha_pattern).</summary>
     public double Alpha { get; }
+    /// <summary>s = alpha / r, or alpha / √r with rsLoRA.</summary>
     public double Scaling { get; }
+    /// <summary>Dropout probability on the adapter's input while training.</summary>
     public double Dropout { get; }
+    /// <summary>The dtype of the adapter's tensors: fp32, or fp64 on an fp64 base.</summary>
     public ScalarType DType { get; }
+    /// <summary>The down projection A, in -> r without bias (PEFT's lora_A).</summary>
     public Linear A { get; }
+    /// <summary>The up projection B, r -> out without bias, zero at init (PEFT's lora_B).</summary>
     public Linear B { get; }
     /// <summary>DoRA's per-output-row magnitude m, or null for plain LoRA.</summary>
     public Parameter? Magnitude => magnitude?.weight;
@@ -29,6 +37,19 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
     Tensor? mergedDoraFactor; // m / ||W + sBA|| used at merge time, kept so unmerge restores W exactly
     bool training;
 
+    /// <summary>
+    /// Creates the adapter on <paramref name="host"/> and registers it as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The Linear to adapt (may be quantized).</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="rank">Rank r.</param>
+    /// <param name="alpha">lora_alpha.</param>
+    /// <param name="rslora">Scale by alpha / √r instead of alpha / r.</param>
+    /// <param name="dropout">Input dropout probability while training.</param>
+    /// <param name="dora">Add DoRA's magnitude vector, initialised to the row norms of the base weight.</param>
+    /// <param name="init">init_lora_weights: "true" (Kaiming-uniform A, zero B), "gaussian" (normal A with std 1/r,
+    /// zero B) or "false" (both Kaiming-uniform).</param>
+    /// <param name="generator">Random source for the init; null = torch's default generator.</param>
     public LoraLinear(Linear host, string name, int rank, double alpha, bool rslora, double dropout, bool dora, string init, Generator? generator = null)
     {
         Name = name;
@@ -79,6 +100,7 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
         w.uniform_(-bound, bound, generator);
     }
 
+    /// <summary>Whether dropout is applied (set by the model's train/eval switch).</summary>
     public bool Training
     {
         get => training;
@@ -108,6 +130,7 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
         return LoraLinearFunction.Apply(x, A.weight, B.weight, host.bias, host, Scaling);
     }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();
@@ -133,6 +156,10 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
         return outp.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Folds the update into the host's weight: W + s·B·A, or for DoRA m / ||W + s·B·A|| · (W + s·B·A) (a quantized
+    /// base is re-quantized, rounding the change).
+    /// </summary>
     public void Merge(Linear host)
     {
         using var _ = no_grad();
@@ -151,6 +178,8 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
         }
     }
 
+    /// <summary>Undoes <see cref="Merge"/> (exact up to rounding; DoRA uses the factor kept at merge time).</summary>
+    /// <exception cref="PeftSharpException">A DoRA adapter that was not merged.</exception>
     public void Unmerge(Linear host)
     {
         using var _ = no_grad();
@@ -169,6 +198,7 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
         }
     }
 
+    /// <inheritdoc/>
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);
@@ -181,9 +211,13 @@ public sealed class LoraLinear : ILinearAdapter, IHasTrainingMode
 public sealed class DoraMagnitude : nn.Module
 {
 #pragma warning disable IDE1006 // PEFT's parameter name
+    /// <summary>The magnitude m, one entry per output row, initialised to the row norms of the base weight.</summary>
     public Parameter weight;
 #pragma warning restore IDE1006
 
+    /// <summary>
+    /// A magnitude vector of <paramref name="size"/> ones in <paramref name="dtype"/>; the caller sets the row norms.
+    /// </summary>
     public DoraMagnitude(int size, ScalarType dtype) : base("lora_magnitude_vector")
     {
         weight = new Parameter(ones(size, dtype: dtype));
@@ -194,5 +228,8 @@ public sealed class DoraMagnitude : nn.Module
 /// <summary>Adapters train in fp32 on bf16/fp32 bases; an fp64 base (gradient checks) keeps fp64.</summary>
 public static class AdapterDType
 {
+    /// <summary>
+    /// The adapter dtype for a base of <paramref name="baseDType"/>: Float64 for Float64, else Float32.
+    /// </summary>
     public static ScalarType For(ScalarType baseDType) => baseDType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 }

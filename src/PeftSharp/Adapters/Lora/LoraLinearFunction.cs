@@ -16,12 +16,17 @@ namespace PeftSharp.Adapters.Lora;
 /// </summary>
 public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinearFunction>
 {
+    /// <inheritdoc/>
     public override string Name => nameof(LoraLinearFunction);
 
     /// <summary>Arguments: x, A [r, in], B [out, r], bias or null, host Linear, scaling.</summary>
     public static Tensor Apply(Tensor x, Tensor a, Tensor b, Tensor? bias, Linear host, double scaling) =>
         AutogradHandoff.Applied(apply(x, a, b, bias!, host, scaling));
 
+    /// <summary>
+    /// TorchSharp's forward of the function; call <see cref="Apply"/> instead, which passes the arguments in this
+    /// order.
+    /// </summary>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -44,6 +49,10 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         return AutogradHandoff.Output(y.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Gradients for x, A, B and the bias (those that require them) from the output gradient; none for the host and
+    /// scaling.
+    /// </summary>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null, null, null);

@@ -12,8 +12,11 @@ public sealed class LayerPrefix : IAttentionPrefix, IDetachable
     readonly IPrefixHost host;
     readonly string adapterName;
 
+    /// <summary>The encoder holding every layer's prefix (shared by all the layers' views).</summary>
     public PrefixEncoder Encoder { get; }
+    /// <summary>Index of the attention layer this view serves.</summary>
     public int Layer { get; }
+    /// <summary>Number of prefix positions (the virtual tokens).</summary>
     public int Length => Encoder.VirtualTokens;
 
     internal LayerPrefix(PrefixEncoder encoder, IPrefixHost host, string adapterName)
@@ -25,6 +28,7 @@ public sealed class LayerPrefix : IAttentionPrefix, IDetachable
         encoder.AddView();
     }
 
+    /// <inheritdoc/>
     public (Tensor Keys, Tensor Values) KeysValues(long batch, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
@@ -36,6 +40,9 @@ public sealed class LayerPrefix : IAttentionPrefix, IDetachable
         return (kv[0].MoveToOuterDisposeScope(), kv[1].MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Removes this view from its attention layer; the encoder unregisters itself once its last view is gone.
+    /// </summary>
     public void Detach()
     {
         if (host.Prefixes.Get(adapterName) is not null) host.Prefixes.Remove(adapterName);

@@ -15,17 +15,28 @@ namespace PeftSharp.Adapters.PrefixTuning;
 /// </summary>
 public sealed class PrefixEncoder : nn.Module
 {
+    /// <summary>
+    /// The virtual-token table (PEFT's prompt_encoder.&lt;adapter&gt;.embedding): [n, L*2*token_dim] flat, [n,
+    /// token_dim] with the projection.
+    /// </summary>
     public TorchSharp.Modules.Embedding embedding;
+    /// <summary>The projection MLP (Linear, tanh, Linear; PEFT's transform), or null in the flat form.</summary>
     public Sequential? transform;
     // Not a module-typed field: TorchSharp treats those as submodules, and the root would make a cycle.
     readonly Action unregister;
     int views;
 
+    /// <summary>Number of virtual tokens n (prefix positions).</summary>
     public int VirtualTokens { get; }
+    /// <summary>Number of decoder layers L that get a prefix.</summary>
     public int Layers { get; }
+    /// <summary>The model's key/value heads, the head count of the prefix.</summary>
     public int KeyValueHeads { get; }
+    /// <summary>The model's head width.</summary>
     public int HeadDim { get; }
+    /// <summary>Width of one layer's keys (or values): <see cref="KeyValueHeads"/> x <see cref="HeadDim"/>.</summary>
     public int TokenDim => KeyValueHeads * HeadDim;
+    /// <summary>Whether this encoder has the projection MLP (the training form of prefix_projection).</summary>
     public bool Projection => transform is not null;
     /// <summary>The adapter's config with the model's dimensions filled in.</summary>
     public PrefixTuningConfig Config { get; }

@@ -17,18 +17,26 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
     /// <summary>Resume checkpoints keep the training-form tensors under this prefix (prompt_encoder.transform.0.weight, ...).</summary>
     public const string ResumeKeyPrefix = "prompt_encoder.";
 
+    /// <inheritdoc/>
     public override string PeftType => "PREFIX_TUNING";
     /// <summary>The projection MLP's hidden size (default: token_dim).</summary>
     public int? EncoderHiddenSize { get; init; }
+    /// <summary>
+    /// Train the prefix through an MLP (PEFT's prefix_projection; more stable, more parameters); default false.
+    /// </summary>
     public bool PrefixProjection { get; init; }
     /// <summary>PEFT 0.21's init_weights (null there); kept as read.</summary>
     public JsonNode? InitWeights { get; init; }
 
+    /// <summary>
+    /// The adapter_config.json keys a prefix-tuning config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys.Concat(SharedKeys)) { "encoder_hidden_size", "prefix_projection", "init_weights" };
 
     /// <summary>True when this config builds the projection MLP (training form): prefix_projection outside inference mode.</summary>
     public bool BuildsProjection => PrefixProjection && !InferenceMode;
 
+    /// <inheritdoc/>
     public override string Describe()
     {
         var hidden = EncoderHiddenSize?.ToString(CultureInfo.InvariantCulture) ?? "token_dim";
@@ -36,6 +44,7 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
         return $"prefix tuning, {NumVirtualTokens.ToString(CultureInfo.InvariantCulture)} virtual tokens, {form}";
     }
 
+    /// <inheritdoc/>
     public override PrefixTuningConfig Validate(string source = "prefix tuning config")
     {
         ValidateShared(source);
@@ -43,6 +52,12 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
         return this;
     }
 
+    /// <summary>
+    /// Creates the <see cref="PrefixEncoder"/> on the model root and a <see cref="LayerPrefix"/> in every attention
+    /// layer, filling the dimensions from the model.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The model has no prefix slots, or a dimension in the config differs
+    /// from the model's.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         var hosts = PrefixHosts(model);
@@ -93,6 +108,12 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
         return saved;
     }
 
+    /// <summary>
+    /// Where a file's tensors go: prompt_embeddings into the flat table; in the projection form, the training tensors
+    /// of a resume checkpoint (its folded table is read but unused).
+    /// </summary>
+    /// <exception cref="PeftSharpException">A projection-form adapter meets a file with only the folded
+    /// prefix.</exception>
     public override IDictionary<string, Tensor> LoadTargets(AdapterRecord record, IDictionary<string, Tensor> byKey, IReadOnlyCollection<string> fileKeys)
     {
         var encoder = Encoder(record);
@@ -107,6 +128,11 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
         return new Dictionary<string, Tensor>(training) { [SavedKey] = empty(encoder.VirtualTokens, (long)encoder.Layers * 2 * encoder.TokenDim) };
     }
 
+    /// <summary>
+    /// Reads adapter_config.json (PEFT's PrefixTuningConfig); keys not used are added to <paramref name="ignored"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">num_virtual_tokens is missing or a value is invalid.</exception>
+    /// <exception cref="InvalidFileFormatException">A value has the wrong JSON type.</exception>
     public static PrefixTuningConfig FromJson(JsonReading j, List<string> ignored) => Read(new PrefixTuningConfig
     {
         EncoderHiddenSize = j.Has("encoder_hidden_size") ? j.RequireInt("encoder_hidden_size") : null,
@@ -114,6 +140,7 @@ public sealed record PrefixTuningConfig : PromptLearningConfig
         InitWeights = Raw(j, "init_weights"),
     }, j, KnownKeys, ignored);
 
+    /// <inheritdoc/>
     public override JsonObject ToJson() => WithSharedFieldsSorted(new JsonObject
     {
         ["encoder_hidden_size"] = EncoderHiddenSize,

@@ -12,6 +12,7 @@ namespace PeftSharp.Adapters.PromptTuning;
 /// </summary>
 public sealed class PromptEmbedding : nn.Module, IVirtualTokens, IDetachable
 {
+    /// <summary>The virtual-token table [n, hidden] (fp32; PEFT's prompt_encoder.&lt;adapter&gt;.embedding).</summary>
     public TorchSharp.Modules.Embedding embedding;
     // Not module-typed fields: TorchSharp treats those as submodules, and the root/host would make a cycle.
     readonly Action detach;
@@ -31,13 +32,16 @@ public sealed class PromptEmbedding : nn.Module, IVirtualTokens, IDetachable
         RegisterComponents();
     }
 
+    /// <summary>Number of virtual tokens n.</summary>
     public int Count => (int)embedding.weight!.shape[0];
 
     /// <summary>The table [n, hidden] (fp32, trainable).</summary>
     public Tensor Weight => embedding.weight!;
 
+    /// <inheritdoc/>
     public Tensor Embeddings(long batch, ScalarType dtype, Device device) =>
         Weight.to(dtype, device).unsqueeze(0).expand(batch, -1, -1);
 
+    /// <summary>Removes the virtual tokens from the model's slot and the table from the model root.</summary>
     public void Detach() => detach();
 }

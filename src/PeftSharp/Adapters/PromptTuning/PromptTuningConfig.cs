@@ -14,11 +14,21 @@ namespace PeftSharp.Adapters.PromptTuning;
 /// </summary>
 public sealed record PromptTuningConfig : PromptLearningConfig
 {
+    /// <inheritdoc/>
     public override string PeftType => "PROMPT_TUNING";
     /// <summary>"RANDOM", "TEXT" or "SAMPLE_VOCAB".</summary>
     public string PromptTuningInit { get; init; } = "RANDOM";
+    /// <summary>
+    /// The text whose token embeddings start the virtual tokens when <see cref="PromptTuningInit"/> is "TEXT" (PEFT's
+    /// prompt_tuning_init_text).
+    /// </summary>
     public string? PromptTuningInitText { get; init; }
+    /// <summary>
+    /// PEFT's tokenizer_name_or_path, which PEFT needs for a TEXT init; written as the base model when unset. Not used
+    /// here (the model's own tokenizer encodes the text).
+    /// </summary>
     public string? TokenizerNameOrPath { get; init; }
+    /// <summary>PEFT's tokenizer_kwargs, kept as read and written back; not used here.</summary>
     public JsonNode? TokenizerKwargs { get; init; }
     /// <summary>
     /// The init text's token ids as the model's tokenizer gives them (BOS included where it adds one), set by
@@ -26,14 +36,19 @@ public sealed record PromptTuningConfig : PromptLearningConfig
     /// </summary>
     public IReadOnlyList<int>? InitTokenIds { get; init; }
 
+    /// <summary>
+    /// The adapter_config.json keys a prompt-tuning config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys.Concat(SharedKeys))
     {
         "prompt_tuning_init", "prompt_tuning_init_text", "tokenizer_name_or_path", "tokenizer_kwargs",
     };
 
+    /// <inheritdoc/>
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"prompt tuning, {NumVirtualTokens} virtual tokens, init {PromptTuningInit}{(PromptTuningInit == "TEXT" ? $" \"{PromptTuningInitText}\"" : "")}");
 
+    /// <inheritdoc/>
     public override PromptTuningConfig Validate(string source = "prompt tuning config")
     {
         ValidateShared(source);
@@ -50,6 +65,13 @@ public sealed record PromptTuningConfig : PromptLearningConfig
             ? this with { InitTokenIds = tokenizer.Encode(text, addSpecialTokens: true) }
             : this;
 
+    /// <summary>
+    /// Creates the <see cref="PromptEmbedding"/> on the model root, initialised per <see cref="PromptTuningInit"/>
+    /// (unless in inference mode), and plugs it into the model's virtual-token slot.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The model takes no virtual tokens, a dimension differs from the
+    /// model's, or a TEXT init has no token ids (call <see cref="WithTokenizer"/>) or ids outside the
+    /// vocabulary.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         var host = model.modules().OfType<IVirtualTokenHost>().FirstOrDefault()
@@ -115,12 +137,19 @@ public sealed record PromptTuningConfig : PromptLearningConfig
     public override AdapterConfig ForSave(AdapterRecord record, bool forResume) =>
         Attached<PromptEmbedding>(record).Config with { BaseModelNameOrPath = BaseModelNameOrPath, InferenceMode = InferenceMode, TaskType = TaskType ?? "CAUSAL_LM" };
 
+    /// <summary>The single tensor prompt_embeddings [n, hidden], as PEFT saves it.</summary>
     public override IDictionary<string, Tensor> SavedTensors(AdapterRecord record, IDictionary<string, Tensor> byKey, bool forResume) =>
         new Dictionary<string, Tensor> { [SavedKey] = Attached<PromptEmbedding>(record).Weight };
 
+    /// <summary>prompt_embeddings is read into the virtual-token table.</summary>
     public override IDictionary<string, Tensor> LoadTargets(AdapterRecord record, IDictionary<string, Tensor> byKey, IReadOnlyCollection<string> fileKeys) =>
         new Dictionary<string, Tensor> { [SavedKey] = Attached<PromptEmbedding>(record).Weight };
 
+    /// <summary>
+    /// Reads adapter_config.json (PEFT's PromptTuningConfig); keys not used are added to <paramref name="ignored"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">num_virtual_tokens is missing or a value is invalid.</exception>
+    /// <exception cref="InvalidFileFormatException">A value has the wrong JSON type.</exception>
     public static PromptTuningConfig FromJson(JsonReading j, List<string> ignored) => Read(new PromptTuningConfig
     {
         PromptTuningInit = j.String("prompt_tuning_init") ?? "RANDOM",
@@ -129,6 +158,7 @@ public sealed record PromptTuningConfig : PromptLearningConfig
         TokenizerKwargs = Raw(j, "tokenizer_kwargs"),
     }, j, KnownKeys, ignored);
 
+    /// <inheritdoc/>
     public override JsonObject ToJson() => WithSharedFieldsSorted(new JsonObject
     {
         ["prompt_tuning_init"] = PromptTuningInit,

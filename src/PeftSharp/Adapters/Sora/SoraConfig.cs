@@ -14,11 +14,20 @@ namespace PeftSharp.Adapters.Sora;
 /// </summary>
 public sealed record SoraConfig : AdapterConfig
 {
+    /// <summary>Default sparse_lambda, the L1 strength on the gates: 0.1.</summary>
     public const double DefaultSparseLambda = 0.1;
 
+    /// <inheritdoc/>
     public override string PeftType => "SORA";
+    /// <summary>Maximum rank per layer (r), before the gates prune it; default 8, positive.</summary>
     public int R { get; init; } = 8;
+    /// <summary>
+    /// Scaling numerator (lora_alpha): the update is multiplied by lora_alpha / r; default 16, positive.
+    /// </summary>
     public double LoraAlpha { get; init; } = 16;
+    /// <summary>
+    /// Dropout probability on the adapter's input while training (lora_dropout); default 0, in [0, 1).
+    /// </summary>
     public double LoraDropout { get; init; }
     /// <summary>λ of the L1 penalty on the gates; each step thresholds them by λ·lr.</summary>
     public double SparseLambda { get; init; } = DefaultSparseLambda;
@@ -29,14 +38,19 @@ public sealed record SoraConfig : AdapterConfig
     /// <summary>"normal" (standard normal, as the official code) or "ones".</summary>
     public string InitGate { get; init; } = "normal";
 
+    /// <summary>
+    /// The adapter_config.json keys a SoRA config may carry; others are reported as ignored when reading.
+    /// </summary>
     public static readonly HashSet<string> KnownKeys = new(CommonKeys)
     {
         "r", "lora_alpha", "lora_dropout", "bias", "sparse_lambda", "lambda_schedule", "lambda_warmup_steps", "init_gate",
     };
 
+    /// <inheritdoc/>
     public override string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"SoRA, r {R} (max), lora_alpha {LoraAlpha}, dropout {LoraDropout}, sparse_lambda {SparseLambda} ({LambdaSchedule}), gates init {InitGate}");
 
+    /// <inheritdoc/>
     public override SoraConfig Validate(string source = "SoRA config")
     {
         if (R <= 0) throw new ConfigurationException($"{source}: r must be a positive integer, found {R}");
@@ -51,6 +65,8 @@ public sealed record SoraConfig : AdapterConfig
         return this;
     }
 
+    /// <summary>Attaches a <see cref="SoraLinear"/> to every targeted Linear.</summary>
+    /// <exception cref="ConfigurationException">A target is not a Linear layer, or nothing matches.</exception>
     public override void Inject(AdapterRecord record, nn.Module model, Generator? generator)
     {
         foreach (var (path, l) in TargetMatcher.SelectLinears(model, this, "SoRA"))
@@ -59,13 +75,27 @@ public sealed record SoraConfig : AdapterConfig
         }
     }
 
+    /// <summary>The gates' proximal step and metrics for this adapter's layers (<see cref="SoraTraining"/>).</summary>
     public override IAdapterTraining CreateTraining(AdapterRecord record) => new SoraTraining(this, record.Of<SoraLinear>().Select(x => x.Adapter));
 
+    /// <summary>
+    /// A trainer checkpoint keeps this SoRA config; the final save is the pruned plain LoRA config (<see
+    /// cref="SoraExport.PrunedConfig"/>).
+    /// </summary>
     public override AdapterConfig ForSave(AdapterRecord record, bool forResume) => forResume ? this : SoraExport.PrunedConfig(this, record);
 
+    /// <summary>
+    /// A trainer checkpoint keeps the SoRA tensors; the final save writes the pruned LoRA tensors with the gates folded
+    /// into B.
+    /// </summary>
     public override IDictionary<string, Tensor> SavedTensors(AdapterRecord record, IDictionary<string, Tensor> byKey, bool forResume) =>
         forResume ? byKey : SoraExport.PrunedTensors(record, byKey);
 
+    /// <summary>
+    /// Reads adapter_config.json (peft_type SORA); keys not used are added to <paramref name="ignored"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A value is out of range.</exception>
+    /// <exception cref="InvalidFileFormatException">A value has the wrong JSON type.</exception>
     public static SoraConfig FromJson(JsonReading j, List<string> ignored)
     {
         AddIgnoredKeys(j, KnownKeys, ignored);
@@ -83,6 +113,7 @@ public sealed record SoraConfig : AdapterConfig
         return config.Validate(j.Source);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToJson()
     {
         var o = new JsonObject

@@ -17,6 +17,12 @@ public static class SoraExport
     public static List<(string Path, SoraLinear Layer, long[] Live)> Survivors(AdapterRecord record) =>
         record.Of<SoraLinear>().Select(x => (x.Path, x.Adapter, x.Adapter.LiveRanks())).ToList();
 
+    /// <summary>
+    /// The LoRA config the trained adapter exports as: targets narrowed to modules with a live rank, their ranks in
+    /// rank_pattern and alpha·r'/r in alpha_pattern. Reports the surviving ranks through <see
+    /// cref="Diagnostics.Info"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">Every gate is zero, so there is nothing to save.</exception>
     public static LoraConfig PrunedConfig(SoraConfig c, AdapterRecord record)
     {
         var all = Survivors(record);

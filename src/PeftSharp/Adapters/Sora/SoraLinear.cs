@@ -16,16 +16,37 @@ namespace PeftSharp.Adapters.Sora;
 /// </summary>
 public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
 {
+    /// <summary>The adapter name it is registered under on the host layer.</summary>
     public string Name { get; }
+    /// <summary>Maximum rank r (live ranks are those with a non-zero gate).</summary>
     public int Rank { get; }
+    /// <summary>s = lora_alpha / r.</summary>
     public double Scaling { get; }
+    /// <summary>Dropout probability on the adapter's input while training.</summary>
     public double Dropout { get; }
+    /// <summary>The dtype of the adapter's tensors: fp32, or fp64 on an fp64 base.</summary>
     public ScalarType DType { get; }
+    /// <summary>The down projection A, in -> r without bias (lora_A).</summary>
     public Linear A { get; }
+    /// <summary>The up projection B, r -> out without bias, zero at init (lora_B).</summary>
     public Linear B { get; }
+    /// <summary>
+    /// The gate g [1, r] between A and B (sora_gate); entries the proximal step sets to zero switch their rank off.
+    /// </summary>
     public Parameter Gate { get; }
+    /// <summary>Whether dropout is applied (set by the model's train/eval switch).</summary>
     public bool Training { get; set; }
 
+    /// <summary>
+    /// Creates the adapter on <paramref name="host"/> and registers it as adapter <paramref name="name"/>.
+    /// </summary>
+    /// <param name="host">The Linear to adapt (may be quantized).</param>
+    /// <param name="name">Adapter name.</param>
+    /// <param name="rank">Maximum rank r.</param>
+    /// <param name="alpha">lora_alpha.</param>
+    /// <param name="dropout">Input dropout probability while training.</param>
+    /// <param name="initGate">"normal" (standard normal gate) or "ones".</param>
+    /// <param name="generator">Random source for the init; null = torch's default generator.</param>
     public SoraLinear(Linear host, string name, int rank, double alpha, double dropout, string initGate, Generator? generator = null)
     {
         Name = name;
@@ -47,6 +68,7 @@ public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
         host.Adapters.Add(name, this);
     }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor x, Tensor result, Linear host)
     {
         using var scope = NewDisposeScope();
@@ -67,6 +89,9 @@ public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
         return nz.data<long>().ToArray();
     }
 
+    /// <summary>
+    /// Adds <see cref="DeltaWeight"/> to the host's weight (a quantized base is re-quantized, rounding the change).
+    /// </summary>
     public void Merge(Linear host)
     {
         using var _ = no_grad();
@@ -74,6 +99,9 @@ public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
         host.AssignWeight(host.DenseWeight(DType) + DeltaWeight());
     }
 
+    /// <summary>
+    /// Subtracts <see cref="DeltaWeight"/> from the host's weight, undoing <see cref="Merge"/> up to rounding.
+    /// </summary>
     public void Unmerge(Linear host)
     {
         using var _ = no_grad();
@@ -81,6 +109,7 @@ public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
         host.AssignWeight(host.DenseWeight(DType) - DeltaWeight());
     }
 
+    /// <inheritdoc/>
     public void Detach(Linear host)
     {
         host.Adapters.Remove(Name);

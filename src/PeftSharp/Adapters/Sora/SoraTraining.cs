@@ -16,6 +16,7 @@ public sealed class SoraTraining : IAdapterTraining
     int totalSteps = 1;
     double lastLambda;
 
+    /// <summary>Rules for the given layers of one adapter.</summary>
     public SoraTraining(SoraConfig config, IEnumerable<SoraLinear> layers)
     {
         this.config = config;
@@ -23,6 +24,7 @@ public sealed class SoraTraining : IAdapterTraining
         lastLambda = config.SparseLambda;
     }
 
+    /// <summary>Records the run's length, over which a linear λ ramp without lambda_warmup_steps extends.</summary>
     public void Begin(int totalSteps) => this.totalSteps = Math.Max(1, totalSteps);
 
     /// <summary>λ at optimizer step <paramref name="step"/> (0-based).</summary>
@@ -33,6 +35,7 @@ public sealed class SoraTraining : IAdapterTraining
         return config.SparseLambda * Math.Min(1.0, (step + 1.0) / warmup);
     }
 
+    /// <summary>Soft-thresholds every gate by λ(step) x <paramref name="learningRate"/>.</summary>
     public void AfterOptimizerStep(int step, double learningRate)
     {
         lastLambda = LambdaAt(step);
@@ -52,6 +55,7 @@ public sealed class SoraTraining : IAdapterTraining
         }
     }
 
+    /// <summary>True for the gates (sora_gate parameters): their L1 proximal step replaces weight decay.</summary>
     public bool ExcludeFromWeightDecay(string parameterName) => parameterName.Split('.').Contains("sora_gate");
 
     /// <summary>sora_l1: λ·Σ|g| (the penalty the prox step minimises); sora_rank: gates not zero, over all layers.</summary>

@@ -7,6 +7,9 @@ public sealed record WhisperDecodingOptions
 {
     /// <summary>Language code or name; null = detect it per clip on a multilingual model (English-only models need none).</summary>
     public string? Language { get; init; }
+    /// <summary>
+    /// Transcribe (default: text in the spoken language) or translate (English text), as Whisper's task token.
+    /// </summary>
     public WhisperTask Task { get; init; } = WhisperTask.Transcribe;
     /// <summary>
     /// null = greedy; N = beam search with N beams, ranked by sum log-prob / length (openai-whisper, length_penalty
@@ -32,6 +35,8 @@ public sealed record WhisperDecodingOptions
 }
 
 /// <summary>One decoded clip: the sampled tokens (without the forced prefix and &lt;|endoftext|&gt;) and their text.</summary>
+/// <param name="Tokens">The sampled token ids, without the forced prefix and the final &lt;|endoftext|&gt;.</param>
+/// <param name="Text">The decoded text of <paramref name="Tokens"/>: special tokens dropped, surrounding whitespace trimmed.</param>
 /// <param name="Prefix">The forced decoder prefix it was decoded after (start of transcript, language, task, no timestamps).</param>
 /// <param name="Language">The language code used (given or detected); null for English-only models without one.</param>
 /// <param name="SumLogProb">Sum of the sampled tokens' log-probabilities (the end-of-text token's included when sampled).</param>

@@ -15,8 +15,17 @@ public sealed class WhisperGenerator
     readonly WhisperForConditionalGeneration model;
     readonly WhisperGenerationConfig? defaults;
 
+    /// <summary>
+    /// The tokenizer's special tokens (start of transcript, languages, tasks, end of text) used to build prefixes and
+    /// stop.
+    /// </summary>
     public WhisperSpecialTokens Tokens { get; }
 
+    /// <summary>A generator for <paramref name="model"/>.</summary>
+    /// <param name="model">The Whisper model (with or without an adapter).</param>
+    /// <param name="tokens">Its tokenizer's special token ids.</param>
+    /// <param name="defaults">The model's generation_config.json, for suppress lists and a default language; null =
+    /// Whisper's built-in defaults.</param>
     public WhisperGenerator(WhisperForConditionalGeneration model, WhisperSpecialTokens tokens, WhisperGenerationConfig? defaults = null)
     {
         this.model = model;

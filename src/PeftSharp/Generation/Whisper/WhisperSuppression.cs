@@ -8,10 +8,20 @@ namespace PeftSharp.Generation.Whisper;
 /// </summary>
 public sealed class WhisperSuppression
 {
+    /// <summary>Ids masked to -inf at every decoding step (generation_config's suppress_tokens).</summary>
     public IReadOnlyList<int> EveryStep { get; }
+    /// <summary>
+    /// Ids masked to -inf at the first sampled step only (begin_suppress_tokens: a leading space, end of text).
+    /// </summary>
     public IReadOnlyList<int> FirstStep { get; }
     readonly long[] every, first;
 
+    /// <summary>Creates the filter.</summary>
+    /// <param name="everyStep">Ids never sampled.</param>
+    /// <param name="firstStep">Ids not sampled first.</param>
+    /// <param name="vocabSize">The decoder's vocabulary size; every id must be below it.</param>
+    /// <exception cref="ConfigurationException">An id is negative or not below <paramref
+    /// name="vocabSize"/>.</exception>
     public WhisperSuppression(IReadOnlyList<int> everyStep, IReadOnlyList<int> firstStep, int vocabSize)
     {
         foreach (var id in everyStep.Concat(firstStep))

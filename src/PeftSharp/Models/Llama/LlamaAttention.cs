@@ -13,12 +13,28 @@ namespace PeftSharp.Models.Llama;
 /// </summary>
 public sealed class LlamaAttention : nn.Module, IPrefixHost
 {
+    /// <summary>
+    /// Query projection, hidden -> heads x head_dim (bias per attention_bias); HF's q_proj and a usual LoRA target.
+    /// </summary>
     public Linear q_proj;
+    /// <summary>Key projection, hidden -> kv_heads x head_dim (bias per attention_bias); HF's k_proj.</summary>
     public Linear k_proj;
+    /// <summary>
+    /// Value projection, hidden -> kv_heads x head_dim (bias per attention_bias); HF's v_proj and a usual LoRA target.
+    /// </summary>
     public Linear v_proj;
+    /// <summary>Output projection, heads x head_dim -> hidden, never biased; HF's o_proj.</summary>
     public Linear o_proj;
     readonly int heads, kvHeads, headDim, layerIndex;
 
+    /// <summary>
+    /// Creates the attention block of layer <paramref name="layerIndex"/> with weights of <paramref name="dtype"/>
+    /// (uninitialised values until a checkpoint is loaded or the caller initialises them).
+    /// </summary>
+    /// <param name="c">The model configuration (heads, KV heads, head_dim, attention_bias).</param>
+    /// <param name="layerIndex">0-based index of the decoder layer, used to find this layer's entries in a <see
+    /// cref="KvCache"/>.</param>
+    /// <param name="dtype">Parameter dtype (fp32, bf16 or fp16).</param>
     public LlamaAttention(LlamaConfig c, int layerIndex, ScalarType dtype) : base("self_attn")
     {
         heads = c.NumAttentionHeads;
@@ -32,16 +48,32 @@ public sealed class LlamaAttention : nn.Module, IPrefixHost
         RegisterComponents();
     }
 
+    /// <summary>The slot prefix-tuning adapters are injected into; at most one runs at a time.</summary>
     public AdapterSet<IAttentionPrefix> Prefixes { get; } = new();
     IAdapterSwitches IAdapterHost.Switches => Prefixes;
+    /// <summary>0-based index of this layer in the decoder stack.</summary>
     public int LayerIndex => layerIndex;
+    /// <summary>Number of query heads (num_attention_heads).</summary>
     public int AttentionHeads => heads;
+    /// <summary>
+    /// Number of key/value heads (num_key_value_heads); fewer than <see cref="AttentionHeads"/> means grouped-query
+    /// attention.
+    /// </summary>
     public int KeyValueHeads => kvHeads;
+    /// <summary>Width of one head (head_dim), even for rotary embeddings.</summary>
     public int HeadDim => headDim;
 
     /// <summary>Positions the running prefix adds before every sequence (0 without one).</summary>
     public int PrefixLength => Prefixes.SingleRunning()?.Length ?? 0;
 
+    /// <summary>Attention over <paramref name="x"/> [B, T, hidden], returning [B, T, hidden].</summary>
+    /// <param name="x">Normalised hidden states [B, T, hidden].</param>
+    /// <param name="cos">Rotary cosines for the T new positions (from the model's rotary embedding).</param>
+    /// <param name="sin">Rotary sines, as <paramref name="cos"/>.</param>
+    /// <param name="mask">Boolean attention mask [B or 1, 1, T, keys] (true = attend), or null for plain causal
+    /// attention.</param>
+    /// <param name="cache">Keys/values of earlier positions; this call appends its own. Null when processing whole
+    /// sequences.</param>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();

@@ -10,30 +10,83 @@ namespace PeftSharp.Models.Llama;
 /// </summary>
 public sealed record LlamaConfig
 {
+    /// <summary>
+    /// config.json's model_type: "llama" (default), "qwen2" or "mistral" (see <see cref="SupportedModelTypes"/>).
+    /// </summary>
     public string ModelType { get; init; } = "llama";
+    /// <summary>
+    /// Number of token ids (vocab_size): rows of the embedding table and outputs of lm_head. Default 32000 (Llama 2).
+    /// </summary>
     public int VocabSize { get; init; } = 32000;
+    /// <summary>Width of the residual stream (hidden_size). Default 4096 (Llama 2 7B).</summary>
     public int HiddenSize { get; init; } = 4096;
+    /// <summary>Width of the SwiGLU feed-forward (intermediate_size). Default 11008 (Llama 2 7B).</summary>
     public int IntermediateSize { get; init; } = 11008;
+    /// <summary>Number of decoder layers (num_hidden_layers). Default 32.</summary>
     public int NumHiddenLayers { get; init; } = 32;
+    /// <summary>Number of query heads (num_attention_heads). Default 32.</summary>
     public int NumAttentionHeads { get; init; } = 32;
+    /// <summary>
+    /// Number of key/value heads (num_key_value_heads); must divide <see cref="NumAttentionHeads"/>. config.json
+    /// default: the number of query heads (no grouping).
+    /// </summary>
     public int NumKeyValueHeads { get; init; } = 32;
+    /// <summary>
+    /// Width of one attention head (head_dim), even; config.json default hidden_size / num_attention_heads.
+    /// </summary>
     public int HeadDim { get; init; } = 128;
+    /// <summary>
+    /// Longest context the model was trained for (max_position_embeddings); informational, positions beyond it still
+    /// run. Default 2048.
+    /// </summary>
     public int MaxPositionEmbeddings { get; init; } = 2048;
+    /// <summary>Epsilon added to the mean square in RMSNorm (rms_norm_eps). Default 1e-6.</summary>
     public double RmsNormEps { get; init; } = 1e-6;
+    /// <summary>
+    /// Base of the rotary position frequencies (rope_theta, or rope_parameters.rope_theta in transformers 5). Default
+    /// 10000.
+    /// </summary>
     public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>RoPE frequency scaling (rope_scaling: linear or llama3); null for plain RoPE.</summary>
     public RopeScaling? RopeScaling { get; init; }
+    /// <summary>
+    /// Whether q/k/v projections have biases (attention_bias); default false, true for Qwen2 whose configs omit it.
+    /// </summary>
     public bool AttentionBias { get; init; }
+    /// <summary>Whether the feed-forward projections have biases (mlp_bias). Default false.</summary>
     public bool MlpBias { get; init; }
+    /// <summary>
+    /// Whether lm_head shares the embedding matrix (tie_word_embeddings, as in small models such as SmolLM). Default
+    /// false.
+    /// </summary>
     public bool TieWordEmbeddings { get; init; }
+    /// <summary>
+    /// The feed-forward activation (hidden_act); only "silu" (default) and its alias "swish" are supported.
+    /// </summary>
     public string HiddenAct { get; init; } = "silu";
     /// <summary>The checkpoint's dtype as config.json names it ("float32", "bfloat16", "float16"), if stated.</summary>
     public string? TorchDtype { get; init; }
+    /// <summary>
+    /// Beginning-of-sequence token id (bos_token_id), or null when config.json has none (the first id if it holds a
+    /// list).
+    /// </summary>
     public int? BosTokenId { get; init; }
+    /// <summary>
+    /// End-of-sequence token ids (eos_token_id, an int or a list, as Llama 3 uses); generation stops at any. Empty when
+    /// unstated.
+    /// </summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = Array.Empty<int>();
+    /// <summary>
+    /// Padding token id (pad_token_id), or null; the sequence classifier needs it to batch rows without an attention
+    /// mask.
+    /// </summary>
     public int? PadTokenId { get; init; }
     /// <summary>How the Linear weights are (to be) quantized, as config.json's quantization_config; null = dense.</summary>
     public QuantizationConfig? Quantization { get; init; }
 
+    /// <summary>
+    /// The model_type values this decoder implements: llama, qwen2, mistral (Mistral without sliding-window attention).
+    /// </summary>
     public static readonly string[] SupportedModelTypes = { "llama", "qwen2", "mistral" };
 
     /// <summary>
@@ -42,6 +95,14 @@ public sealed record LlamaConfig
     /// </summary>
     public static LlamaConfig FromFile(string path) => FromJson(JsonReading.FromFile(path));
 
+    /// <summary>
+    /// Reads a parsed config.json (see <see cref="FromFile"/>), applying transformers' defaults for absent fields, then
+    /// <see cref="Validate"/>.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">A required field is missing or a value has the wrong JSON
+    /// type.</exception>
+    /// <exception cref="ConfigurationException">The model type, rope type or activation is unsupported, or a size is
+    /// invalid.</exception>
     public static LlamaConfig FromJson(JsonReading j)
     {
         string modelType = j.String("model_type") ?? "llama";
@@ -95,6 +156,12 @@ public sealed record LlamaConfig
             s.Double("high_freq_factor", 4.0), s.Int("original_max_position_embeddings", 8192));
     }
 
+    /// <summary>
+    /// Checks that the sizes can build a model: all positive, heads a multiple of KV heads, even head_dim, a SiLU
+    /// activation.
+    /// </summary>
+    /// <param name="source">Names the config in messages (a path); default "config".</param>
+    /// <exception cref="ConfigurationException">A check fails; the message names the config.json field.</exception>
     public void Validate(string source = "config")
     {
         void Positive(int v, string name)

@@ -15,12 +15,24 @@ namespace PeftSharp.Models.Llama;
 /// </summary>
 public sealed class LlamaForSequenceClassification : nn.Module
 {
+    /// <summary>The decoder stack (HF's <c>model.*</c> keys).</summary>
     public LlamaModel model;
+    /// <summary>
+    /// The classification head, hidden -> labels without bias (HF's <c>score</c>); trained in full via modules_to_save.
+    /// </summary>
     public Linear score;
+    /// <summary>The decoder configuration (config.json), with pad_token_id used for pooling.</summary>
     public LlamaConfig Config { get; }
     /// <summary>Label names by id (config.json's id2label; LABEL_i when it has none).</summary>
     public IReadOnlyList<string> Labels { get; }
 
+    /// <summary>
+    /// Creates the model with parameters of <paramref name="dtype"/> (default fp32), not initialised until loaded.
+    /// </summary>
+    /// <param name="config">The decoder configuration; validated.</param>
+    /// <param name="labels">Label names by id; at least 2.</param>
+    /// <param name="dtype">Parameter dtype.</param>
+    /// <exception cref="ConfigurationException">The config is invalid or fewer than 2 labels are given.</exception>
     public LlamaForSequenceClassification(LlamaConfig config, IReadOnlyList<string> labels, ScalarType dtype = ScalarType.Float32)
         : base(nameof(LlamaForSequenceClassification))
     {

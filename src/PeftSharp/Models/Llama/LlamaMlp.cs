@@ -10,10 +10,17 @@ namespace PeftSharp.Models.Llama;
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Gate projection hidden -> intermediate, passed through SiLU (HF's gate_proj).</summary>
     public Linear gate_proj;
+    /// <summary>Up projection hidden -> intermediate, multiplied with the gate (HF's up_proj).</summary>
     public Linear up_proj;
+    /// <summary>Down projection intermediate -> hidden (HF's down_proj).</summary>
     public Linear down_proj;
 
+    /// <summary>
+    /// Creates the feed-forward block with sizes and biases from <paramref name="c"/> and parameters of <paramref
+    /// name="dtype"/>.
+    /// </summary>
     public LlamaMlp(LlamaConfig c, ScalarType dtype) : base("mlp")
     {
         gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, c.MlpBias, dtype);
@@ -22,6 +29,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>down(silu(gate(x)) x up(x)) for <paramref name="x"/> [..., hidden], same shape out.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -15,14 +15,20 @@ namespace PeftSharp.Models.Llama;
 /// </summary>
 public sealed class LlamaModel : nn.Module, IVirtualTokenHost
 {
+    /// <summary>Token embedding table [vocab, hidden] (HF's embed_tokens).</summary>
     public Embedding embed_tokens;
+    /// <summary>The decoder layers in order (HF's layers.N).</summary>
     public ModuleList<LlamaDecoderLayer> layers;
+    /// <summary>Final RMSNorm applied after the last layer (HF's norm).</summary>
     public RmsNorm norm;
     readonly RotaryEmbedding rotary;
 
     /// <summary>Recompute each decoder layer in backward instead of keeping its activations (when gradients are on).</summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// Creates the decoder stack described by <paramref name="c"/> with parameters of <paramref name="dtype"/>.
+    /// </summary>
     public LlamaModel(LlamaConfig c, ScalarType dtype) : base("model")
     {
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype);
@@ -36,15 +42,33 @@ public sealed class LlamaModel : nn.Module, IVirtualTokenHost
     }
 
     readonly int hiddenSize;
+    /// <summary>The slot prompt-tuning adapters are injected into; at most one runs at a time.</summary>
     public AdapterSet<IVirtualTokens> VirtualTokens { get; } = new();
     IAdapterSwitches IAdapterHost.Switches => VirtualTokens;
+    /// <summary>Width of the hidden states (hidden_size).</summary>
     public int HiddenSize => hiddenSize;
+    /// <summary>
+    /// The token embedding module (HF's get_input_embeddings), where prompt-tuning adapters take their initial vectors.
+    /// </summary>
     public Embedding InputEmbeddings => embed_tokens;
 
     /// <summary>
     /// Final hidden states [B, T, hidden]. <paramref name="attentionMask"/> is HF's [B, P+T] 1/0 mask over cached and
     /// new tokens; <paramref name="inputsEmbeds"/> replaces the embedding lookup (prompt tuning feeds it).
     /// </summary>
+    /// <param name="inputIds">Token ids [B, T] (int64); may be null when <paramref name="inputsEmbeds"/> is
+    /// given.</param>
+    /// <param name="attentionMask">1 for real tokens, 0 for padding, over cached and new positions; null = all
+    /// real.</param>
+    /// <param name="cache">Keys/values of earlier positions for incremental decoding; null when processing whole
+    /// sequences.</param>
+    /// <param name="positionIds">Rotary positions [B, T]; null derives them from the mask and the cache length, as HF
+    /// does.</param>
+    /// <param name="inputsEmbeds">Embeddings [B, T, hidden] used instead of looking up <paramref
+    /// name="inputIds"/>.</param>
+    /// <exception cref="ArgumentNullException">Neither ids nor embeddings are given.</exception>
+    /// <exception cref="PeftSharpException">The mask does not cover the cached and new positions.</exception>
+    /// <exception cref="ConfigurationException">Prompt tuning meets packed rows.</exception>
     /// <param name="sequenceIds">For packed rows: which example each token belongs to ([B, T], -1 on padding);
     /// attention then stays within an example. Pass the matching per-example <paramref name="positionIds"/>.</param>
     public Tensor Forward(Tensor? inputIds, Tensor? attentionMask = null, KvCache? cache = null,
@@ -97,6 +121,7 @@ public sealed class LlamaModel : nn.Module, IVirtualTokenHost
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing) rotary.Dispose();
@@ -107,11 +132,25 @@ public sealed class LlamaModel : nn.Module, IVirtualTokenHost
 /// <summary>HF's ...ForCausalLM: the decoder plus the output head (`lm_head`), tied to the embeddings when configured.</summary>
 public sealed class LlamaForCausalLM : nn.Module
 {
+    /// <summary>The decoder stack (HF's <c>model.*</c> keys).</summary>
     public LlamaModel model;
+    /// <summary>
+    /// Output projection hidden -> vocab without bias (HF's lm_head); shares the embedding weight when
+    /// tie_word_embeddings.
+    /// </summary>
     public Linear lm_head;
+    /// <summary>The configuration the model was built from (config.json).</summary>
     public LlamaConfig Config { get; }
+    /// <summary>
+    /// The dtype the parameters were created in (fp32, bf16 or fp16); quantized layers keep their own storage.
+    /// </summary>
     public ScalarType DType { get; }
 
+    /// <summary>
+    /// Creates the model with parameters of <paramref name="dtype"/> (default fp32), not initialised until loaded (<see
+    /// cref="PretrainedCausalLM"/> loads a checkpoint folder).
+    /// </summary>
+    /// <exception cref="ConfigurationException">The config is invalid (<see cref="LlamaConfig.Validate"/>).</exception>
     public LlamaForCausalLM(LlamaConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaForCausalLM))
     {
         config.Validate();

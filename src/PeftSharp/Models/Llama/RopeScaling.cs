@@ -8,5 +8,9 @@ public sealed record RopeScaling(
     double HighFreqFactor = 4.0,
     int OriginalMaxPositionEmbeddings = 8192)
 {
+    /// <summary>
+    /// The rope types implemented: "default" (none), "linear" (positions divided by factor) and "llama3" (Llama 3.1's
+    /// frequency-dependent scaling).
+    /// </summary>
     public static readonly string[] Supported = { "default", "linear", "llama3" };
 }

@@ -15,13 +15,27 @@ namespace PeftSharp.Models.Whisper;
 /// </summary>
 public sealed class PretrainedWhisper : IDisposable
 {
+    /// <summary>
+    /// The loaded encoder-decoder with its weights filled; wrap it in a <see cref="Peft.PeftModel"/> to add adapters.
+    /// </summary>
     public WhisperForConditionalGeneration Model { get; }
+    /// <summary>The model's tokenizer (tokenizer.json, or OpenAI's *.tiktoken vocabulary).</summary>
     public ITextTokenizer Tokenizer { get; }
+    /// <summary>
+    /// Ids of the tokenizer's special tokens (start of transcript, languages, tasks, no timestamps, end of text).
+    /// </summary>
     public WhisperSpecialTokens SpecialTokens { get; }
+    /// <summary>The front end's mel filterbank, with the model's num_mel_bins filters.</summary>
     public MelFilterBank MelFilters { get; }
+    /// <summary>
+    /// The folder's generation_config.json (suppress lists, a default language), or null when it has none.
+    /// </summary>
     public WhisperGenerationConfig? Generation { get; }
+    /// <summary>Where the model was found (resolved folder and the argument given).</summary>
     public ModelLocation Location { get; }
+    /// <summary>Which checkpoint tensors were loaded and which were not used by the model.</summary>
     public WeightLoadReport LoadReport { get; }
+    /// <summary>The model's configuration (shorthand for <c>Model.Config</c>).</summary>
     public WhisperConfig Config => Model.Config;
 
     PretrainedWhisper(WhisperForConditionalGeneration model, ITextTokenizer tokenizer, MelFilterBank filters,
@@ -97,5 +111,6 @@ public sealed class PretrainedWhisper : IDisposable
     /// <summary>A decoder over this model, its special tokens and its generation defaults.</summary>
     public WhisperGenerator NewGenerator() => new(Model, SpecialTokens, Generation);
 
+    /// <summary>Releases the model's tensors (memory-mapped checkpoint pages included).</summary>
     public void Dispose() => Model.Dispose();
 }

@@ -14,12 +14,23 @@ namespace PeftSharp.Models.Whisper;
 /// </summary>
 public sealed class WhisperAttention : nn.Module
 {
+    /// <summary>Query projection d_model -> d_model with bias (HF's q_proj; a usual LoRA target).</summary>
     public Linear q_proj;
+    /// <summary>Key projection d_model -> d_model without bias, as in Whisper (HF's k_proj).</summary>
     public Linear k_proj;
+    /// <summary>Value projection d_model -> d_model with bias (HF's v_proj; a usual LoRA target).</summary>
     public Linear v_proj;
+    /// <summary>Output projection d_model -> d_model with bias (HF's out_proj).</summary>
     public Linear out_proj;
     readonly int heads, headDim;
 
+    /// <summary>
+    /// Creates the attention block with parameters of <paramref name="dtype"/>, not initialised until loaded.
+    /// </summary>
+    /// <param name="name">Module name (self_attn or encoder_attn), as in the checkpoint keys.</param>
+    /// <param name="dModel">Model width (d_model); must be divisible by <paramref name="heads"/>.</param>
+    /// <param name="heads">Number of attention heads.</param>
+    /// <param name="dtype">Parameter dtype.</param>
     public WhisperAttention(string name, int dModel, int heads, ScalarType dtype) : base(name)
     {
         this.heads = heads;
@@ -31,7 +42,9 @@ public sealed class WhisperAttention : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Number of attention heads.</summary>
     public int Heads => heads;
+    /// <summary>Width of one head: d_model / heads (64 in every released Whisper size).</summary>
     public int HeadDim => headDim;
 
     /// <summary>

@@ -9,37 +9,72 @@ namespace PeftSharp.Models.Whisper;
 /// </summary>
 public sealed record WhisperConfig
 {
+    /// <summary>
+    /// Number of token ids (vocab_size): 51865 for multilingual checkpoints (default), 51864 English-only, 51866
+    /// large-v3.
+    /// </summary>
     public int VocabSize { get; init; } = 51865;
+    /// <summary>Mel filters of the input features (num_mel_bins): 80 (default), 128 for large-v3.</summary>
     public int NumMelBins { get; init; } = 80;
+    /// <summary>Model width (d_model); default 384 (whisper-tiny).</summary>
     public int DModel { get; init; } = 384;
+    /// <summary>Number of encoder layers (encoder_layers); default 4 (whisper-tiny).</summary>
     public int EncoderLayers { get; init; } = 4;
+    /// <summary>Number of decoder layers (decoder_layers); default 4 (whisper-tiny).</summary>
     public int DecoderLayers { get; init; } = 4;
+    /// <summary>Encoder attention heads (encoder_attention_heads); must divide d_model. Default 6.</summary>
     public int EncoderAttentionHeads { get; init; } = 6;
+    /// <summary>Decoder attention heads (decoder_attention_heads); must divide d_model. Default 6.</summary>
     public int DecoderAttentionHeads { get; init; } = 6;
+    /// <summary>Width of the encoder feed-forward (encoder_ffn_dim), usually 4 x d_model; default 1536.</summary>
     public int EncoderFfnDim { get; init; } = 1536;
+    /// <summary>Width of the decoder feed-forward (decoder_ffn_dim), usually 4 x d_model; default 1536.</summary>
     public int DecoderFfnDim { get; init; } = 1536;
     /// <summary>Encoder positions after the stride-2 convolution: 1500 for 30 s of audio (3000 mel frames).</summary>
     public int MaxSourcePositions { get; init; } = 1500;
     /// <summary>Decoder positions: the longest token sequence, forced prefix included.</summary>
     public int MaxTargetPositions { get; init; } = 448;
+    /// <summary>Padding id (pad_token_id); 50257, end of text, in released checkpoints.</summary>
     public int PadTokenId { get; init; } = 50257;
+    /// <summary>
+    /// bos_token_id as config.json states it (50257, &lt;|endoftext|&gt;); decoding starts from <see
+    /// cref="DecoderStartTokenId"/> instead.
+    /// </summary>
     public int BosTokenId { get; init; } = 50257;
+    /// <summary>End-of-text id (eos_token_id; the first when it is a list); default 50257.</summary>
     public int EosTokenId { get; init; } = 50257;
+    /// <summary>
+    /// The id decoding starts with, &lt;|startoftranscript|&gt; (decoder_start_token_id); default 50258.
+    /// </summary>
     public int DecoderStartTokenId { get; init; } = 50258;
+    /// <summary>
+    /// Feed-forward activation (activation_function); only "gelu" (the default, exact erf form) is supported.
+    /// </summary>
     public string ActivationFunction { get; init; } = "gelu";
     /// <summary>Multiply token embeddings by sqrt(d_model) (false in every released Whisper checkpoint).</summary>
     public bool ScaleEmbedding { get; init; }
+    /// <summary>
+    /// Whether proj_out shares the decoder's token embeddings (tie_word_embeddings); default true, as in every
+    /// checkpoint.
+    /// </summary>
     public bool TieWordEmbeddings { get; init; } = true;
     /// <summary>Ids suppressed at every decoding step; null when config.json does not list them.</summary>
     public IReadOnlyList<int>? SuppressTokens { get; init; }
     /// <summary>Ids suppressed at the first sampled step (HF: [220, eot]); null when config.json does not list them.</summary>
     public IReadOnlyList<int>? BeginSuppressTokens { get; init; }
+    /// <summary>
+    /// The checkpoint's dtype as config.json names it (torch_dtype, or dtype in transformers 5), if stated.
+    /// </summary>
     public string? TorchDtype { get; init; }
+    /// <summary>
+    /// How the Linear weights are (to be) quantized, as config.json's quantization_config; null = dense.
+    /// </summary>
     public QuantizationConfig? Quantization { get; init; }
 
     /// <summary>Mel frames the encoder takes: two per encoder position (conv2 has stride 2), 3000 for 30 s.</summary>
     public int InputFrames => 2 * MaxSourcePositions;
 
+    /// <summary>The activation_function values implemented: "gelu".</summary>
     public static readonly string[] SupportedActivations = { "gelu" };
 
     /// <summary>
@@ -48,6 +83,13 @@ public sealed record WhisperConfig
     /// </summary>
     public static WhisperConfig FromFile(string path) => FromJson(JsonReading.FromFile(path));
 
+    /// <summary>
+    /// Reads a parsed config.json (see <see cref="FromFile"/>), applying transformers' defaults for absent optional
+    /// fields, then <see cref="Validate"/>.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">A required field is missing or a value has the wrong JSON
+    /// type.</exception>
+    /// <exception cref="ConfigurationException">model_type is not "whisper", or a value is unsupported.</exception>
     public static WhisperConfig FromJson(JsonReading j)
     {
         string modelType = j.String("model_type") ?? "whisper";
@@ -88,6 +130,13 @@ public sealed record WhisperConfig
         return cfg;
     }
 
+    /// <summary>
+    /// Checks that the sizes can build a model: positive sizes, d_model divisible by both head counts, a supported
+    /// activation.
+    /// </summary>
+    /// <param name="source">Names the config in messages (a path); default "config".</param>
+    /// <exception cref="ConfigurationException">A check fails; the message names the config.json field and the
+    /// fix.</exception>
     public void Validate(string source = "config")
     {
         void Positive(int v, string name)

@@ -12,9 +12,15 @@ namespace PeftSharp.Models.Whisper;
 /// <summary>The text decoder (HF's `model.decoder`): token and learned position embeddings, pre-LN layers with cross-attention, a final LayerNorm.</summary>
 public sealed class WhisperDecoder : nn.Module
 {
+    /// <summary>Token embeddings [vocab, d_model] (HF's embed_tokens); proj_out shares them when tied.</summary>
     public Embedding embed_tokens;
+    /// <summary>
+    /// Learned position embeddings [max_target_positions, d_model] (HF's embed_positions), trainable.
+    /// </summary>
     public PositionTable embed_positions;
+    /// <summary>The decoder layers in order (HF's layers.N).</summary>
     public ModuleList<WhisperDecoderLayer> layers;
+    /// <summary>Final LayerNorm (eps 1e-5) after the last layer (HF's layer_norm).</summary>
     public LayerNorm layer_norm;
     readonly double embedScale;
     readonly int maxPositions;
@@ -26,6 +32,9 @@ public sealed class WhisperDecoder : nn.Module
     /// </summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// Creates the decoder described by <paramref name="c"/> with parameters of <paramref name="dtype"/>.
+    /// </summary>
     public WhisperDecoder(WhisperConfig c, ScalarType dtype) : base("decoder")
     {
         embed_tokens = new Embedding(c.VocabSize, c.DModel, dtype);

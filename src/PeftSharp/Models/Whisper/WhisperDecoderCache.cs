@@ -18,6 +18,10 @@ public sealed class WhisperDecoderCache : IDisposable
     /// <summary>Positions already decoded.</summary>
     public int Length => Self.Length;
 
+    /// <summary>An empty cache.</summary>
+    /// <param name="decoderLayers">The decoder's layer count.</param>
+    /// <param name="capacity">Most positions it can hold (prefix plus new tokens), at most
+    /// max_target_positions.</param>
     public WhisperDecoderCache(int decoderLayers, int capacity)
     {
         Self = new KvCache(decoderLayers, capacity);
@@ -43,6 +47,7 @@ public sealed class WhisperDecoderCache : IDisposable
     /// </summary>
     public void SelectRows(Tensor rows) => Self.SelectRows(rows);
 
+    /// <summary>Releases the cached keys and values.</summary>
     public void Dispose()
     {
         Self.Dispose();

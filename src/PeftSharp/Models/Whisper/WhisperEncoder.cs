@@ -11,8 +11,15 @@ namespace PeftSharp.Models.Whisper;
 /// <summary>A position table with the checkpoint's parameter name (`weight`, [positions, d_model]).</summary>
 public sealed class PositionTable : nn.Module
 {
+    /// <summary>The table [positions, d_model] (the checkpoint's <c>embed_positions.weight</c>).</summary>
     public Parameter weight;
 
+    /// <summary>A zero-filled table; the caller fills it (sinusoids for the encoder) or loads it.</summary>
+    /// <param name="positions">Rows: the number of positions.</param>
+    /// <param name="dModel">Columns: the model width.</param>
+    /// <param name="dtype">Parameter dtype.</param>
+    /// <param name="trainable">Whether the parameter requires gradients (the decoder's learned table) or not (the
+    /// encoder's fixed one).</param>
     public PositionTable(int positions, int dModel, ScalarType dtype, bool trainable) : base(nameof(PositionTable))
     {
         weight = new Parameter(zeros(positions, dModel, dtype: dtype), trainable);
@@ -29,16 +36,30 @@ public sealed class PositionTable : nn.Module
 /// </summary>
 public sealed class WhisperEncoder : nn.Module
 {
+    /// <summary>
+    /// First convolution, num_mel_bins -> d_model, kernel 3, padding 1, followed by GELU (HF's conv1).
+    /// </summary>
     public Conv1d conv1;
+    /// <summary>
+    /// Second convolution, d_model -> d_model, kernel 3, stride 2, padding 1, followed by GELU: halves the frame rate
+    /// (HF's conv2).
+    /// </summary>
     public Conv1d conv2;
+    /// <summary>Sinusoidal positions [max_source_positions, d_model], frozen (HF's embed_positions).</summary>
     public PositionTable embed_positions;
+    /// <summary>The encoder layers in order (HF's layers.N).</summary>
     public ModuleList<WhisperEncoderLayer> layers;
+    /// <summary>Final LayerNorm (eps 1e-5) after the last layer (HF's layer_norm).</summary>
     public LayerNorm layer_norm;
     readonly WhisperConfig config;
 
     /// <summary>Recompute each layer in backward instead of keeping its activations (when gradients are on).</summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// Creates the encoder described by <paramref name="c"/> with parameters of <paramref name="dtype"/>; the positions
+    /// are filled with the sinusoids.
+    /// </summary>
     public WhisperEncoder(WhisperConfig c, ScalarType dtype) : base("encoder")
     {
         config = c;

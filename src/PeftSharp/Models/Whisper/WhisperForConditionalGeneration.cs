@@ -10,9 +10,14 @@ namespace PeftSharp.Models.Whisper;
 /// <summary>HF's WhisperModel (`model.*`): the audio encoder and the text decoder.</summary>
 public sealed class WhisperModel : nn.Module
 {
+    /// <summary>The audio encoder (HF's <c>model.encoder.*</c>).</summary>
     public WhisperEncoder encoder;
+    /// <summary>The text decoder (HF's <c>model.decoder.*</c>).</summary>
     public WhisperDecoder decoder;
 
+    /// <summary>
+    /// Creates encoder and decoder as <paramref name="c"/> describes, with parameters of <paramref name="dtype"/>.
+    /// </summary>
     public WhisperModel(WhisperConfig c, ScalarType dtype) : base("model")
     {
         encoder = new WhisperEncoder(c, dtype);
@@ -27,14 +32,31 @@ public sealed class WhisperModel : nn.Module
 /// </summary>
 public sealed class WhisperForConditionalGeneration : nn.Module
 {
+    /// <summary>The encoder and decoder (HF's <c>model.*</c> keys).</summary>
     public WhisperModel model;
+    /// <summary>
+    /// Output projection d_model -> vocab without bias (HF's proj_out); shares the decoder's token embeddings when
+    /// tied.
+    /// </summary>
     public Linear proj_out;
+    /// <summary>The configuration the model was built from (config.json).</summary>
     public WhisperConfig Config { get; }
+    /// <summary>
+    /// The dtype the parameters were created in (fp32 or bf16); quantized layers keep their own storage.
+    /// </summary>
     public ScalarType DType { get; }
 
+    /// <summary>Checkpoint key of the encoder's sinusoidal position table, which some checkpoints omit.</summary>
     public const string EncoderPositionsKey = "model.encoder.embed_positions.weight";
+    /// <summary>Checkpoint key of the output projection, absent from checkpoints with tied embeddings.</summary>
     public const string OutputProjectionKey = "proj_out.weight";
 
+    /// <summary>
+    /// Creates the model with parameters of <paramref name="dtype"/> (default fp32), not initialised until loaded (<see
+    /// cref="PretrainedWhisper"/> loads a checkpoint folder).
+    /// </summary>
+    /// <exception cref="ConfigurationException">The config is invalid (<see
+    /// cref="WhisperConfig.Validate"/>).</exception>
     public WhisperForConditionalGeneration(WhisperConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(WhisperForConditionalGeneration))
     {
         config.Validate();

@@ -10,12 +10,20 @@ namespace PeftSharp.Models.Whisper;
 /// <summary>Pre-LN encoder block: x + self_attn(LN(x)), then + fc2(gelu(fc1(LN(x)))).</summary>
 public sealed class WhisperEncoderLayer : nn.Module
 {
+    /// <summary>Self-attention over the audio positions, unmasked (HF's self_attn).</summary>
     public WhisperAttention self_attn;
+    /// <summary>LayerNorm before self-attention (HF's self_attn_layer_norm).</summary>
     public LayerNorm self_attn_layer_norm;
+    /// <summary>Feed-forward expansion d_model -> encoder_ffn_dim with bias (HF's fc1).</summary>
     public Linear fc1;
+    /// <summary>Feed-forward projection encoder_ffn_dim -> d_model with bias (HF's fc2).</summary>
     public Linear fc2;
+    /// <summary>LayerNorm before the feed-forward (HF's final_layer_norm).</summary>
     public LayerNorm final_layer_norm;
 
+    /// <summary>
+    /// Creates encoder layer <paramref name="index"/> (0-based) with parameters of <paramref name="dtype"/>.
+    /// </summary>
     public WhisperEncoderLayer(WhisperConfig c, int index, ScalarType dtype) : base($"layer{index}")
     {
         self_attn = new WhisperAttention("self_attn", c.DModel, c.EncoderAttentionHeads, dtype);
@@ -26,6 +34,7 @@ public sealed class WhisperEncoderLayer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>One encoder block over <paramref name="x"/> [B, positions, d_model], same shape out.</summary>
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -40,15 +49,26 @@ public sealed class WhisperEncoderLayer : nn.Module
 /// </summary>
 public sealed class WhisperDecoderLayer : nn.Module
 {
+    /// <summary>Causal self-attention over the tokens so far (HF's self_attn).</summary>
     public WhisperAttention self_attn;
+    /// <summary>LayerNorm before self-attention (HF's self_attn_layer_norm).</summary>
     public LayerNorm self_attn_layer_norm;
+    /// <summary>Cross-attention from the tokens to the encoder output (HF's encoder_attn).</summary>
     public WhisperAttention encoder_attn;
+    /// <summary>LayerNorm before cross-attention (HF's encoder_attn_layer_norm).</summary>
     public LayerNorm encoder_attn_layer_norm;
+    /// <summary>Feed-forward expansion d_model -> decoder_ffn_dim with bias (HF's fc1).</summary>
     public Linear fc1;
+    /// <summary>Feed-forward projection decoder_ffn_dim -> d_model with bias (HF's fc2).</summary>
     public Linear fc2;
+    /// <summary>LayerNorm before the feed-forward (HF's final_layer_norm).</summary>
     public LayerNorm final_layer_norm;
     readonly int index;
 
+    /// <summary>
+    /// Creates decoder layer <paramref name="index"/> (0-based; its slot in the cache) with parameters of <paramref
+    /// name="dtype"/>.
+    /// </summary>
     public WhisperDecoderLayer(WhisperConfig c, int index, ScalarType dtype) : base($"layer{index}")
     {
         this.index = index;
@@ -62,6 +82,11 @@ public sealed class WhisperDecoderLayer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>One decoder block over <paramref name="x"/> [B, T, d_model], same shape out.</summary>
+    /// <param name="x">Hidden states of the new tokens.</param>
+    /// <param name="encoderHidden">Encoder output [B, positions, d_model].</param>
+    /// <param name="cache">Self- and cross-attention keys/values of earlier steps; null when processing whole
+    /// sequences.</param>
     public Tensor Forward(Tensor x, Tensor encoderHidden, WhisperDecoderCache? cache)
     {
         using var scope = NewDisposeScope();
