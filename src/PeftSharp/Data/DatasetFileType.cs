@@ -1,8 +1,8 @@
 namespace PeftSharp.Data;
 
 /// <summary>
-/// The container format of a dataset file; set with the dataset's type option, else guessed by <see
-/// cref="DatasetFileTypes.FromExtension"/>.
+/// The container format of a dataset file; set with the dataset's type option, else guessed by
+/// <see cref="DatasetFileTypes.FromExtension"/>.
 /// </summary>
 public enum DatasetFileType
 {

@@ -55,8 +55,8 @@ public static class AtomicFile
     }
 
     /// <summary>
-    /// Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically, as <see
-    /// cref="Write"/> does.
+    /// Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically, as
+    /// <see cref="Write"/> does.
     /// </summary>
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
 

@@ -16,8 +16,8 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
     /// <summary>Output width (the weight's first dimension).</summary>
     public int OutFeatures { get; }
     /// <summary>
-    /// The dense base weight [OutFeatures, InFeatures] (checkpoint key suffix "weight"); an empty placeholder when <see
-    /// cref="Quantized"/> is set.
+    /// The dense base weight [OutFeatures, InFeatures] (checkpoint key suffix "weight"); an empty placeholder when
+    /// <see cref="Quantized"/> is set.
     /// </summary>
     public Parameter weight;
     /// <summary>The bias [OutFeatures], or null for bias-free layers (Llama's projections).</summary>

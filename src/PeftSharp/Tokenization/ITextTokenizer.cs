@@ -14,8 +14,8 @@ public interface ITextTokenizer
     /// </summary>
     int? BosId { get; }
     /// <summary>
-    /// The end-of-sequence id appended to training examples and used to stop generation (the first of <see
-    /// cref="EosIds"/>); null when there is none.
+    /// The end-of-sequence id appended to training examples and used to stop generation (the first of
+    /// <see cref="EosIds"/>); null when there is none.
     /// </summary>
     int? EosId { get; }
     /// <summary>Every id that ends generation (config.json/generation_config.json may list several); EosId first.</summary>

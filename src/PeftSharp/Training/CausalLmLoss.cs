@@ -10,8 +10,8 @@ namespace PeftSharp.Training;
 public static class CausalLmLoss
 {
     /// <summary>
-    /// The label that is not predicted: -100, PyTorch's cross_entropy ignore_index default and <see
-    /// cref="Data.TokenizedExample.IgnoreIndex"/>.
+    /// The label that is not predicted: -100, PyTorch's cross_entropy ignore_index default and
+    /// <see cref="Data.TokenizedExample.IgnoreIndex"/>.
     /// </summary>
     public const long IgnoreIndex = -100;
 

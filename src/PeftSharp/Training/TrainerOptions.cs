@@ -7,7 +7,7 @@ public sealed record TrainerOptions
     /// output_dir: where checkpoints, the final adapter or model, metrics.jsonl and loss.png go; default "output".
     /// </summary>
     public string OutputDir { get; init; } = "output";
-    /// <summary>seed for torch's RNG (adapter initialisation, dropout); default 42.</summary>
+    /// <summary>seed: torch's RNG is seeded with it when the run starts (dropout and other draws in training); default 42.</summary>
     public long Seed { get; init; } = 42;
     /// <summary>
     /// micro_batch_size (HF per_device_train_batch_size): examples per forward pass; positive, default 1.
@@ -34,8 +34,8 @@ public sealed record TrainerOptions
     /// <summary>warmup_steps: steps of linear warmup from 0; 0 (default) uses <see cref="WarmupRatio"/>.</summary>
     public int WarmupSteps { get; init; }
     /// <summary>
-    /// warmup_ratio: warmup as a fraction of the total steps (rounded up), in [0, 1); used when <see
-    /// cref="WarmupSteps"/> is 0. Default 0.
+    /// warmup_ratio: warmup as a fraction of the total steps (rounded up), in [0, 1); used when
+    /// <see cref="WarmupSteps"/> is 0. Default 0.
     /// </summary>
     public double WarmupRatio { get; init; }
     /// <summary>

@@ -21,7 +21,9 @@ public sealed record TrainerState
     public int EvalsWithoutImprovement { get; init; }
     /// <summary>Steps skipped so far for a non-finite loss or gradient.</summary>
     public int SkippedSteps { get; init; }
-    /// <summary>Non-padding input tokens processed so far.</summary>
+    /// <summary>
+    /// Tokens processed so far, as the objective counts them (non-padding input tokens for text, label tokens for speech).
+    /// </summary>
     public long TokensSeen { get; init; }
 
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };

@@ -15,8 +15,8 @@ public sealed record BatcherOptions
     public int MaxSeqLength { get; init; } = 2048;
     /// <summary>
     /// True: concatenate examples into rows of exactly <see cref="MaxSeqLength"/> tokens (TRL SFTConfig packing), with
-    /// position ids restarting per example so attention stays within each example. Default false: one example per row,
-    /// padded.
+    /// position ids restarting and sequence ids marking each example, so attention stays within it. Default false: one
+    /// example per row, padded.
     /// </summary>
     public bool Packing { get; init; }
     /// <summary>HF's group_by_length: batches of similar lengths (unpacked only).</summary>

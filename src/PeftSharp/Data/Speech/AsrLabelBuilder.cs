@@ -6,8 +6,8 @@ namespace PeftSharp.Data.Speech;
 public sealed record AsrTargets(int[] DecoderInputIds, int[] Labels)
 {
     /// <summary>
-    /// Number of positions (equal for inputs and labels); at most the builder's <see
-    /// cref="AsrLabelBuilder.MaxTargetLength"/>.
+    /// Number of positions (equal for inputs and labels); at most the builder's
+    /// <see cref="AsrLabelBuilder.MaxTargetLength"/>.
     /// </summary>
     public int Length => Labels.Length;
 }
@@ -34,8 +34,8 @@ public sealed class AsrLabelBuilder
     /// <summary>The id that ends every label sequence; Whisper also pads decoder inputs with it.</summary>
     public int EndOfText => endOfText;
     /// <summary>
-    /// The longest label sequence kept (prefix + text + EOT), in tokens; longer transcripts are cut and counted in <see
-    /// cref="TruncatedCount"/>. Default <see cref="WhisperMaxTargetLength"/> (448, HF max_target_positions).
+    /// The longest label sequence kept (prefix + text + EOT), in tokens; longer transcripts are cut and counted in
+    /// <see cref="TruncatedCount"/>. Default <see cref="WhisperMaxTargetLength"/> (448, HF max_target_positions).
     /// </summary>
     public int MaxTargetLength { get; }
     /// <summary>How many transcripts were cut to fit <see cref="MaxTargetLength"/> so far.</summary>

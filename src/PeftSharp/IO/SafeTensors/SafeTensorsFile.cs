@@ -161,8 +161,8 @@ public sealed unsafe class SafeTensorsFile : IMappedTensorSource
     }
 
     /// <summary>
-    /// Unmaps the file. Tensors from <see cref="LoadMapped"/> keep their own views and stay valid; tensors from <see
-    /// cref="Load"/> are copies anyway.
+    /// Unmaps the file. Tensors from <see cref="LoadMapped"/> keep their own views and stay valid; tensors from
+    /// <see cref="Load"/> are copies anyway.
     /// </summary>
     public void Dispose()
     {

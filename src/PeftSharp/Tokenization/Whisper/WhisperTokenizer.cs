@@ -56,8 +56,8 @@ public sealed class WhisperTokenizer : ITextTokenizer
     /// <summary>Language used by <see cref="Encode"/> with special tokens (Whisper's get_tokenizer default: "en"; none for English-only models).</summary>
     public string? Language { get; init; }
     /// <summary>
-    /// Task used by <see cref="Encode"/> with special tokens (multilingual models only); default <see
-    /// cref="WhisperTask.Transcribe"/>.
+    /// Task used by <see cref="Encode"/> with special tokens (multilingual models only); default
+    /// <see cref="WhisperTask.Transcribe"/>.
     /// </summary>
     public WhisperTask Task { get; init; } = WhisperTask.Transcribe;
 
