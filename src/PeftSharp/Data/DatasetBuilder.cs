@@ -5,6 +5,14 @@ namespace PeftSharp.Data;
 /// <summary>Reads, formats and tokenizes the configured dataset(s): config + tokenizer in, token examples and stats out.</summary>
 public static class DatasetBuilder
 {
+    /// <summary>
+    /// Builds the train and eval examples: the configured path, and eval_path when set, else a seeded eval_split of the
+    /// training file (<see cref="DatasetSplitter.Split{T}"/>).
+    /// </summary>
+    /// <param name="config">The dataset entry (path, format, field names, template, max_seq_length, ...).</param>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <returns>Examples and <see cref="DatasetStats"/> per split; Eval is empty when no eval data is configured.</returns>
+    /// <exception cref="ConfigurationException">The path is not set, a setting is invalid, or a file has no usable example.</exception>
     public static DatasetBuildResult Build(DatasetConfig config, ITextTokenizer tokenizer)
     {
         if (string.IsNullOrWhiteSpace(config.Path)) throw new ConfigurationException("dataset path is not set");

@@ -17,6 +17,10 @@ public static class DatasetPreflight
         if (config.EvalPath is { Length: > 0 } eval) CheckFile(eval, where + ".eval_path");
     }
 
+    /// <summary>Checks that one data file exists, is a file (not a folder) and is not empty.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="key">The config key it came from (e.g. "datasets[0].path"), named in the message.</param>
+    /// <exception cref="ConfigurationException">The path is a folder, is missing, or is empty.</exception>
     public static void CheckFile(string path, string key)
     {
         if (Directory.Exists(path))

@@ -1,5 +1,8 @@
 namespace PeftSharp.Data;
 
+/// <summary>
+/// Holds out a seeded random fraction of a dataset for evaluation (axolotl val_set_size, the dataset's eval_split).
+/// </summary>
 public static class DatasetSplitter
 {
     /// <summary>A seeded random split; with a ratio above 0 and at least 2 examples, eval gets at least one.</summary>

@@ -9,10 +9,20 @@ namespace PeftSharp.Data;
 /// </summary>
 public sealed class Record
 {
+    /// <summary>
+    /// Field name to value (ordinal, case-sensitive names). CSV/TSV/text fields are JSON strings; JSON/JSONL keep their
+    /// types.
+    /// </summary>
     public IReadOnlyDictionary<string, JsonElement> Fields { get; }
+    /// <summary>The file (or stream name) the record came from, for messages.</summary>
     public string Source { get; }
+    /// <summary>1-based position in the source (line, array element or Parquet row; see the class remarks).</summary>
     public long Line { get; }
 
+    /// <summary>Wraps already-parsed fields.</summary>
+    /// <param name="fields">Field name to JSON value.</param>
+    /// <param name="source">The file it came from.</param>
+    /// <param name="line">Its 1-based position in that file.</param>
     public Record(IReadOnlyDictionary<string, JsonElement> fields, string source, long line)
     {
         Fields = fields;
@@ -20,10 +30,15 @@ public sealed class Record
         Line = line;
     }
 
+    /// <summary>"source:line", the prefix of messages about this record.</summary>
     public string Location => $"{Source}:{Line}";
 
+    /// <summary>True when the field exists and is not JSON null.</summary>
     public bool Has(string name) => Fields.TryGetValue(name, out var v) && v.ValueKind != JsonValueKind.Null;
 
+    /// <summary>
+    /// Gets a field's value; false when it is missing or JSON null (an empty optional field, e.g. alpaca's input).
+    /// </summary>
     public bool TryGet(string name, out JsonElement value) =>
         Fields.TryGetValue(name, out value) && value.ValueKind != JsonValueKind.Null;
 

@@ -11,6 +11,14 @@ public static class AtomicFile
     /// <summary>Temp files are hidden and end with this: <see cref="AtomicFolder.RemoveLeftovers"/> finds the ones a killed process left.</summary>
     public const string TempSuffix = ".tmp";
 
+    /// <summary>
+    /// Writes <paramref name="path"/> atomically: <paramref name="write"/> fills a hidden temp file next to it, which
+    /// is fsynced, renamed over the target, and the folder entry fsynced. Missing folders are created.
+    /// </summary>
+    /// <param name="path">The target file; replaced if it exists.</param>
+    /// <param name="write">Writes the content; the stream is flushed and closed afterwards.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="write"/> is null.</exception>
+    /// <remarks>Whatever <paramref name="write"/> or the file system throws propagates after the temp file is deleted; the old file is untouched.</remarks>
     public static void Write(string path, Action<FileStream> write)
     {
         ArgumentNullException.ThrowIfNull(write);
@@ -36,12 +44,20 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="bytes"/> to <paramref name="path"/> atomically, as <see cref="Write"/> does (the span is
+    /// copied first, since a lambda cannot capture it).
+    /// </summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         byte[] copy = bytes.ToArray();
         Write(path, stream => stream.Write(copy));
     }
 
+    /// <summary>
+    /// Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically, as
+    /// <see cref="Write"/> does.
+    /// </summary>
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
 
     /// <summary>

@@ -10,6 +10,10 @@ public static class PickleCheckpoints
     /// <summary>Extensions PyTorch pickles go by (a llama2.c checkpoint is a .bin too: callers sniff those first).</summary>
     public static readonly IReadOnlyList<string> Extensions = [".bin", ".pt", ".pth", ".ckpt", ".pkl"];
 
+    /// <summary>
+    /// True when <paramref name="path"/> ends with one of <see cref="Extensions"/> (case-insensitive); the file is not
+    /// opened.
+    /// </summary>
     public static bool HasPickleExtension(string path) =>
         Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 

@@ -3,9 +3,18 @@ namespace PeftSharp.IO;
 /// <summary>A tensor source was asked for a key it does not hold; the message lists keys it does hold.</summary>
 public class TensorNotFoundException : PeftSharpException
 {
+    /// <summary>The file or checkpoint that was searched.</summary>
     public string SourceName { get; }
+    /// <summary>The tensor name that was asked for.</summary>
     public string Key { get; }
 
+    /// <summary>
+    /// Builds the message: the missing key and up to five keys the source does hold, those ending like the asked-for
+    /// key first.
+    /// </summary>
+    /// <param name="source">The file or checkpoint searched.</param>
+    /// <param name="key">The missing tensor name.</param>
+    /// <param name="available">The keys the source holds.</param>
     public TensorNotFoundException(string source, string key, IReadOnlyCollection<string> available)
         : base(BuildMessage(source, key, available))
     {

@@ -11,12 +11,20 @@ namespace PeftSharp.Nn;
 /// </summary>
 public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<ActivationCheckpoint>
 {
+    /// <summary>The autograd node's name, "ActivationCheckpoint" (shown in graph dumps and errors).</summary>
     public override string Name => nameof(ActivationCheckpoint);
 
     /// <summary>y = block(x, constants) with activations recomputed in backward. Constants get no gradient.</summary>
     public static Tensor Apply(Func<Tensor, IReadOnlyList<Tensor>, Tensor> block, Tensor x, params Tensor[] constants) =>
         Fused.AutogradHandoff.Applied(apply(new object[] { x, block }.Concat(constants.Cast<object>()).ToArray()));
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Apply"/>: runs the block under no_grad, saves its input,
+    /// the RNG state and the constants. Call <see cref="Apply"/> instead.
+    /// </summary>
+    /// <param name="ctx">The autograd context the saved tensors go to.</param>
+    /// <param name="vars">x, the block delegate, then the constant tensors.</param>
+    /// <returns>The block's output (its graph is not kept).</returns>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -32,6 +40,13 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         return Fused.AutogradHandoff.Output(output);
     }
 
+    /// <summary>
+    /// Autograd entry: restores the saved RNG state, recomputes the block with grad enabled from the saved input and
+    /// back-propagates <paramref name="grad"/> through it.
+    /// </summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/d(output).</param>
+    /// <returns>dL/dx, then null for the block delegate and for each constant.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (Fused.AutogradHandoff.NoGradient(grad)) return Fused.AutogradHandoff.Return(grad, new Tensor?[2 + (int)ctx.get_data("constants")]);

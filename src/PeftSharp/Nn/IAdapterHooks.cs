@@ -19,6 +19,10 @@ public interface ILinearAdapter
     Tensor? FusedForward(Tensor x, Linear host) => null;
     /// <summary>Folds the adapter into the host's weight (and bias); must be undoable by <see cref="Unmerge"/>.</summary>
     void Merge(Linear host);
+    /// <summary>
+    /// Subtracts what <see cref="Merge"/> added to the host's weight (and bias), restoring the base weight up to
+    /// rounding (for a quantized base, up to re-quantization).
+    /// </summary>
     void Unmerge(Linear host);
     /// <summary>Frees the adapter's tensors and unregisters them from the host.</summary>
     void Detach(Linear host);
@@ -27,30 +31,56 @@ public interface ILinearAdapter
 /// <summary>The same contract for <see cref="Embedding"/> layers (input is token ids).</summary>
 public interface IEmbeddingAdapter
 {
+    /// <summary>
+    /// True when the adapter computes the whole lookup itself (e.g. a trainable copy of the table): the base lookup is
+    /// skipped.
+    /// </summary>
     bool ReplacesBase => false;
+    /// <summary>The embeddings with this adapter applied.</summary>
+    /// <param name="ids">The token ids, int64.</param>
+    /// <param name="result">The output so far (the base lookup, or a previous adapter's result); null when this adapter <see cref="ReplacesBase"/> and runs first.</param>
+    /// <param name="host">The layer it is attached to.</param>
     Tensor Apply(Tensor ids, Tensor result, Embedding host);
+    /// <summary>Folds the adapter into the host's table; must be undoable by <see cref="Unmerge"/>.</summary>
     void Merge(Embedding host);
+    /// <summary>Removes what <see cref="Merge"/> folded into the host's table.</summary>
     void Unmerge(Embedding host);
+    /// <summary>Frees the adapter's tensors and unregisters them from the host.</summary>
     void Detach(Embedding host);
 }
 
 /// <summary>An adapter whose behaviour differs between training and evaluation (dropout, training-only paths).</summary>
 public interface IHasTrainingMode
 {
+    /// <summary>
+    /// True in training mode (dropout on); set by the model's train()/eval(), like torch.nn.Module.training.
+    /// </summary>
     bool Training { get; set; }
 }
 
 /// <summary>What a PEFT model switches on any module that carries adapters, whatever their type.</summary>
 public interface IAdapterSwitches
 {
+    /// <summary>
+    /// True inside a disable-adapters scope (PEFT's disable_adapter()): the module computes its base function only.
+    /// </summary>
     bool Disabled { get; set; }
+    /// <summary>
+    /// Makes exactly these adapters active (PEFT's set_adapter); names not attached here are ignored, since a
+    /// model-wide call reaches layers that lack some adapters.
+    /// </summary>
     void SetActive(IEnumerable<string> names);
+    /// <summary>
+    /// Records that the adapter <paramref name="name"/> is (or is no longer) merged into the base weight, so forward
+    /// does not apply it twice.
+    /// </summary>
     void MarkMerged(string name, bool isMerged);
 }
 
 /// <summary>A module that carries adapters: Linear, Embedding, and the model-level prompt and prefix slots.</summary>
 public interface IAdapterHost
 {
+    /// <summary>The module's adapter switches (active set, merged set, disabled flag).</summary>
     IAdapterSwitches Switches { get; }
 }
 
@@ -60,20 +90,36 @@ public sealed class AdapterSet<TAdapter> : IAdapterSwitches where TAdapter : cla
     readonly List<(string Name, TAdapter Adapter)> attached = new();
     readonly HashSet<string> merged = new();
 
+    /// <summary>Every attached adapter with its name, in attach order (the order forward applies them).</summary>
     public IReadOnlyList<(string Name, TAdapter Adapter)> All => attached;
+    /// <summary>
+    /// Names of the active adapters (a subset of the attached ones); empty until <see cref="SetActive"/> is called.
+    /// </summary>
     public IReadOnlyCollection<string> Active { get; private set; } = Array.Empty<string>();
+    /// <summary>Names of the adapters currently merged into the base weight.</summary>
     public IReadOnlyCollection<string> Merged => merged;
     /// <summary>Set by a disable-adapters scope: the layer computes its base function only.</summary>
     public bool Disabled { get; set; }
 
+    /// <summary>
+    /// Attaches an adapter under <paramref name="name"/> (PEFT's adapter_name, e.g. "default"); it is not active until
+    /// <see cref="SetActive"/>.
+    /// </summary>
+    /// <exception cref="PeftSharpException">An adapter of that name is already attached.</exception>
     public void Add(string name, TAdapter adapter)
     {
         if (attached.Any(a => a.Name == name)) throw new PeftSharpException($"adapter '{name}' is already attached to this layer");
         attached.Add((name, adapter));
     }
 
+    /// <summary>The adapter named <paramref name="name"/>, or null when none is attached under that name.</summary>
     public TAdapter? Get(string name) => attached.FirstOrDefault(a => a.Name == name).Adapter;
 
+    /// <summary>
+    /// Detaches the adapter from the bookkeeping (not from the host's modules: see <see cref="ILinearAdapter.Detach"/>)
+    /// and returns it.
+    /// </summary>
+    /// <exception cref="PeftSharpException">No adapter of that name is attached.</exception>
     public TAdapter Remove(string name)
     {
         var i = attached.FindIndex(a => a.Name == name);
@@ -85,8 +131,10 @@ public sealed class AdapterSet<TAdapter> : IAdapterSwitches where TAdapter : cla
         return a;
     }
 
+    /// <inheritdoc/>
     public void SetActive(IEnumerable<string> names) => Active = names.Where(n => attached.Any(a => a.Name == n)).ToArray();
 
+    /// <inheritdoc/>
     public void MarkMerged(string name, bool isMerged)
     {
         if (isMerged) merged.Add(name);

@@ -14,10 +14,20 @@ public sealed class KvCache : IDisposable
 
     /// <summary>Positions already stored (the same for every layer once a forward pass completes).</summary>
     public int Length { get; private set; }
+    /// <summary>
+    /// Maximum positions per layer (prompt + generated + virtual tokens); set at construction, storage allocated at the
+    /// first append.
+    /// </summary>
     public int Capacity => capacity;
     /// <summary>Leading positions the caller never passed (prompt tuning's virtual tokens): its masks cover the rest.</summary>
     public int VirtualLength { get; set; }
 
+    /// <summary>
+    /// An empty cache; each layer's [B, kvH, capacity, D] buffers are allocated on its first <see cref="Append"/>, in
+    /// that call's dtype and device.
+    /// </summary>
+    /// <param name="numLayers">Decoder layers (HF num_hidden_layers).</param>
+    /// <param name="capacity">Maximum positions, e.g. prompt length + max_new_tokens.</param>
     public KvCache(int numLayers, int capacity)
     {
         keys = new Tensor?[numLayers];
@@ -60,6 +70,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Called by the model after all layers stored <paramref name="t"/> new positions.</summary>
     public void Advance(int t) => Length += t;
 
+    /// <summary>Frees every layer's key and value buffers.</summary>
     public void Dispose()
     {
         foreach (var k in keys) k?.Dispose();

@@ -11,11 +11,25 @@ namespace PeftSharp.Nn;
 /// </summary>
 public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
 {
+    /// <summary>Input width (the weight's second dimension).</summary>
     public int InFeatures { get; }
+    /// <summary>Output width (the weight's first dimension).</summary>
     public int OutFeatures { get; }
+    /// <summary>
+    /// The dense base weight [OutFeatures, InFeatures] (checkpoint key suffix "weight"); an empty placeholder when
+    /// <see cref="Quantized"/> is set.
+    /// </summary>
     public Parameter weight;
+    /// <summary>The bias [OutFeatures], or null for bias-free layers (Llama's projections).</summary>
     public Parameter? bias;
 
+    /// <summary>
+    /// A layer with an uninitialised weight (torch.empty) and, when <paramref name="hasBias"/>, a zero bias.
+    /// </summary>
+    /// <param name="inFeatures">Input width.</param>
+    /// <param name="outFeatures">Output width.</param>
+    /// <param name="hasBias">Whether the layer has a bias; default false.</param>
+    /// <param name="dtype">Parameter dtype; default fp32 (models usually pass bf16).</param>
     public Linear(int inFeatures, int outFeatures, bool hasBias = false, ScalarType dtype = ScalarType.Float32)
         : base(nameof(Linear))
     {
@@ -92,6 +106,12 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
     public Tensor BaseInputGradient(Tensor grad) =>
         Quantized is { } q ? q.InputGradient(grad) : grad.matmul(weight.to(grad.dtype));
 
+    /// <summary>
+    /// The base output with the running adapters applied in attach order; when exactly one adapter runs and it offers a
+    /// fused forward, that is used instead.
+    /// </summary>
+    /// <param name="x">Input [.., InFeatures].</param>
+    /// <returns>Output [.., OutFeatures].</returns>
     public override Tensor forward(Tensor x)
     {
         if (Adapters.SingleRunning() is { } only && only.FusedForward(x, this) is { } fused) return fused;

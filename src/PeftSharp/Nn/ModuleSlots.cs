@@ -18,18 +18,33 @@ public sealed class ModuleSlots : nn.Module
     static readonly FieldInfo Params = typeof(nn.Module).GetField("_internal_params", BindingFlags.NonPublic | BindingFlags.Instance)
         ?? throw new MissingFieldException("TorchSharp.nn.Module._internal_params (TorchSharp version changed)");
 
+    /// <summary>An empty container; <paramref name="name"/> is its module name (e.g. "lora_A").</summary>
     public ModuleSlots(string name) : base(name) { }
 
+    /// <summary>
+    /// Registers <paramref name="module"/> under <paramref name="key"/> (e.g. the adapter name "default"), so its
+    /// parameters appear in state_dict as slot.key.*.
+    /// </summary>
     public void AddModule(string key, nn.Module module) => register_module(key, module);
+    /// <summary>
+    /// Registers <paramref name="parameter"/> under <paramref name="key"/>, so it appears in state_dict as slot.key.
+    /// </summary>
     public void AddParameter(string key, Parameter parameter) => register_parameter(key, parameter);
 
+    /// <summary>The submodule registered under <paramref name="key"/>, cast to <typeparamref name="T"/>.</summary>
+    /// <exception cref="InvalidOperationException">No submodule has that key.</exception>
+    /// <exception cref="InvalidCastException">It is not a <typeparamref name="T"/>.</exception>
     public T GetModule<T>(string key) where T : nn.Module =>
         (T)named_children().First(c => c.name == key).module;
 
+    /// <summary>The parameter registered directly under <paramref name="key"/>.</summary>
+    /// <exception cref="InvalidOperationException">No parameter has that key.</exception>
     public Parameter GetParameter(string key) => named_parameters(recurse: false).First(p => p.name == key).parameter;
 
+    /// <summary>True when a submodule or a direct parameter is registered under <paramref name="key"/>.</summary>
     public bool Has(string key) => named_children().Any(c => c.name == key) || named_parameters(recurse: false).Any(p => p.name == key);
 
+    /// <summary>True when nothing is registered (the container can be dropped from its host).</summary>
     public bool IsEmpty => !named_children().Any() && !named_parameters(recurse: false).Any();
 
     /// <summary>Unregisters and disposes the entry.</summary>

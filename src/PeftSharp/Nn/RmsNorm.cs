@@ -8,9 +8,15 @@ namespace PeftSharp.Nn;
 /// <summary>RMSNorm as HF's Llama computes it: normalise in fp32 (fp64 stays fp64), cast back, then scale by the weight.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Scale, [size]; starts at ones.</summary>
     public Parameter weight;
+    /// <summary>Added to the mean square for stability (HF rms_norm_eps, e.g. 1e-5 or 1e-6).</summary>
     public double Eps { get; }
 
+    /// <summary>An RMSNorm over the last dimension with weight ones.</summary>
+    /// <param name="size">The normalised (last) dimension: the hidden size.</param>
+    /// <param name="eps">rms_norm_eps from the model config.</param>
+    /// <param name="dtype">Weight dtype; default fp32.</param>
     public RmsNorm(int size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RmsNorm))
     {
         Eps = eps;
@@ -18,6 +24,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// w·cast(x·rsqrt(mean(x²) + eps)), normalised in fp32 (fp64 in fp64); under training with the fused fast path on,
+    /// through <see cref="RmsNormFunction"/> (same output, less saved memory).
+    /// </summary>
     public override Tensor forward(Tensor x)
     {
         if (FastPaths.FusedRmsNorm && is_grad_enabled() && (x.requires_grad || weight.requires_grad))

@@ -11,6 +11,14 @@ public sealed class RotaryEmbedding : IDisposable
 {
     readonly Tensor invFreq; // [headDim/2], fp32
 
+    /// <summary>Precomputes the inverse frequencies θ^(−2i/headDim), scaled as HF's rope_scaling asks.</summary>
+    /// <param name="headDim">Width of one attention head (even).</param>
+    /// <param name="theta">rope_theta (10000 for Llama-2, 500000 for Llama-3).</param>
+    /// <param name="scalingType">rope_scaling.rope_type: "default" (none), "linear", or "llama3"; other values mean none.</param>
+    /// <param name="factor">rope_scaling.factor; default 1.</param>
+    /// <param name="lowFreqFactor">Llama-3 scaling's low_freq_factor; default 1.</param>
+    /// <param name="highFreqFactor">Llama-3 scaling's high_freq_factor; default 4.</param>
+    /// <param name="originalMaxPositions">Llama-3 scaling's original_max_position_embeddings; default 8192.</param>
     public RotaryEmbedding(int headDim, double theta, string scalingType = "default", double factor = 1.0,
         double lowFreqFactor = 1.0, double highFreqFactor = 4.0, int originalMaxPositions = 8192)
     {
@@ -61,5 +69,6 @@ public sealed class RotaryEmbedding : IDisposable
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Frees the inverse-frequency tensor.</summary>
     public void Dispose() => invFreq.Dispose();
 }

@@ -4,10 +4,10 @@ namespace PeftSharp.Tokenization;
 public sealed record AddedToken(int Id, string Content, bool Special = true, bool LStrip = false, bool RStrip = false);
 
 /// <summary>A stretch of input: either plain text to tokenize or one added token.</summary>
-public readonly record struct TextSegment(string Text, int Offset, AddedToken? Token);
+internal readonly record struct TextSegment(string Text, int Offset, AddedToken? Token);
 
 /// <summary>Splits text around added tokens, leftmost match first and the longest token at a position, as HF does.</summary>
-public sealed class AddedTokenSplitter
+internal sealed class AddedTokenSplitter
 {
     private readonly Dictionary<char, AddedToken[]> _byFirstChar;
 

@@ -6,6 +6,11 @@ namespace PeftSharp.Tokenization;
 /// <summary>Reads special-token settings from a model folder's tokenizer_config.json, special_tokens_map.json, config.json and generation_config.json.</summary>
 public static class SpecialTokenSettingsReader
 {
+    /// <summary>
+    /// Gathers the special tokens of <paramref name="folder"/>; files that do not exist are skipped, so a bare folder
+    /// gives <see cref="SpecialTokenSettings.Empty"/>-like settings.
+    /// </summary>
+    /// <exception cref="InvalidFileFormatException">One of the files exists but is not valid JSON.</exception>
     public static SpecialTokenSettings Read(string folder)
     {
         var tokConfig = ReadJson(Path.Combine(folder, "tokenizer_config.json"));

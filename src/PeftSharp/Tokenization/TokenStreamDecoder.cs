@@ -16,6 +16,10 @@ public sealed class TokenStreamDecoder
     private int _prefixOffset;
     private int _readOffset;
 
+    /// <summary>A decoder with no ids yet.</summary>
+    /// <param name="tokenizer">The tokenizer that produced the ids.</param>
+    /// <param name="skipSpecialTokens">Leave special tokens out of the text; default true.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tokenizer"/> is null.</exception>
     public TokenStreamDecoder(ITextTokenizer tokenizer, bool skipSpecialTokens = true)
     {
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));

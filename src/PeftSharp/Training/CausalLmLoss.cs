@@ -9,8 +9,16 @@ namespace PeftSharp.Training;
 /// </summary>
 public static class CausalLmLoss
 {
+    /// <summary>
+    /// The label that is not predicted: -100, PyTorch's cross_entropy ignore_index default and
+    /// <see cref="Data.TokenizedExample.IgnoreIndex"/>.
+    /// </summary>
     public const long IgnoreIndex = -100;
 
+    /// <summary>The summed next-token cross-entropy of a batch.</summary>
+    /// <param name="logits">[B, T, vocab], any float dtype (converted to fp32).</param>
+    /// <param name="labels">[B, T] int64, unshifted (the same positions as the input ids).</param>
+    /// <returns>The fp32 scalar sum over predicted tokens (differentiable) and the number of predicted tokens; divide the first by the second for the mean (HF's loss).</returns>
     public static (Tensor Sum, long Tokens) Compute(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();

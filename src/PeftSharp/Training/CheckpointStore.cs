@@ -10,10 +10,16 @@ namespace PeftSharp.Training;
 /// </summary>
 public sealed partial class CheckpointStore
 {
+    /// <summary>
+    /// Name of the pointer file in output_dir that holds the newest checkpoint's folder name ("latest").
+    /// </summary>
     public const string LatestFile = "latest";
     readonly string outputDir;
     readonly int keep;
 
+    /// <summary>A store over <paramref name="outputDir"/> (nothing is read or created yet).</summary>
+    /// <param name="outputDir">The run's output folder.</param>
+    /// <param name="keep">save_total_limit: how many checkpoints to keep after a save (the oldest are deleted); the newest is always kept, so 0 or less means 1.</param>
     public CheckpointStore(string outputDir, int keep)
     {
         this.outputDir = outputDir;
@@ -23,6 +29,9 @@ public sealed partial class CheckpointStore
     [GeneratedRegex(@"^checkpoint-(\d+)$")]
     private static partial Regex CheckpointName();
 
+    /// <summary>
+    /// The checkpoint-&lt;step&gt; folders present, oldest step first; empty when the output folder does not exist.
+    /// </summary>
     public IReadOnlyList<(int Step, string Path)> List() =>
         Directory.Exists(outputDir)
             ? Directory.EnumerateDirectories(outputDir)

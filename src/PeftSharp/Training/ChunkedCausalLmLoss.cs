@@ -12,6 +12,7 @@ namespace PeftSharp.Training;
 /// </summary>
 public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedCausalLmLoss>
 {
+    /// <summary>The autograd node's name, "ChunkedCausalLmLoss".</summary>
     public override string Name => nameof(ChunkedCausalLmLoss);
 
     /// <summary>fp32 logits per chunk (16M values, 64 MiB): a 49k vocabulary gets 341 rows, a 152k one 110.</summary>
@@ -34,6 +35,13 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         return (sum.MoveToOuterDisposeScope(), tokens);
     }
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Compute"/>; call that instead. Sums the loss chunk by
+    /// chunk under no_grad and saves only the hidden states, the head weight and the labels.
+    /// </summary>
+    /// <param name="ctx">The autograd context.</param>
+    /// <param name="vars">Hidden states [N, H], head weight [vocab, H], shifted labels [N] and the chunk size (int).</param>
+    /// <returns>The fp32 scalar loss sum.</returns>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -57,6 +65,13 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         return AutogradHandoff.Output(total.squeeze());
     }
 
+    /// <summary>
+    /// Autograd entry: recomputes each chunk's logits, softmax minus one-hot, and accumulates d(hidden) and, when the
+    /// head trains, d(weight) in fp32.
+    /// </summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/d(sum), a scalar.</param>
+    /// <returns>d(hidden), d(weight) or null, and null for the labels and the chunk size.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null);

@@ -11,6 +11,8 @@ public static class DatasetLoss
         Compute(source, b => CausalLmLoss.Compute(
             model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds), b.Labels));
 
+    /// <summary>The target-weighted mean of any per-batch loss over <paramref name="source"/>, and exp of it.</summary>
+    /// <param name="source">The batches (epoch 0 is used).</param>
     /// <param name="batchLoss">A batch's summed loss and the number of targets it sums over (run without gradients).</param>
     public static (double Loss, double Perplexity, long PredictedTokens) Compute(IBatchSource source, Func<TrainingBatch, (Tensor Sum, long Targets)> batchLoss)
     {

@@ -10,6 +10,7 @@ namespace PeftSharp.Training;
 public sealed record TrainingBatch(Tensor InputIds, Tensor Labels, Tensor? AttentionMask = null, Tensor? PositionIds = null, Tensor? SequenceIds = null,
     Tensor? InputFeatures = null) : IDisposable
 {
+    /// <summary>Disposes every tensor of the batch; the loop does this after each step.</summary>
     public void Dispose()
     {
         InputIds.Dispose();
@@ -24,6 +25,13 @@ public sealed record TrainingBatch(Tensor InputIds, Tensor Labels, Tensor? Atten
 /// <summary>Micro-batches per epoch, in a deterministic order for a given epoch (so a resumed run sees the same data).</summary>
 public interface IBatchSource
 {
+    /// <summary>
+    /// Micro-batches in one epoch (the same every epoch); the trainer's step count is derived from it.
+    /// </summary>
     int BatchesPerEpoch { get; }
+    /// <summary>
+    /// The micro-batches of epoch <paramref name="epoch"/> (0-based), built lazily; the same epoch number always gives
+    /// the same batches. The caller disposes each one.
+    /// </summary>
     IEnumerable<TrainingBatch> Epoch(int epoch);
 }

@@ -26,11 +26,17 @@ public sealed class MetricsLog : IDisposable
     readonly List<MetricPoint> history = new();
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
+    /// <summary>Every point logged in this run (including the resumed run's earlier ones), in order.</summary>
     public IReadOnlyList<MetricPoint> History => history;
+    /// <summary>output_dir/metrics.jsonl.</summary>
     public string JsonlPath { get; }
 
+    /// <summary>Where the log of a run in <paramref name="outputDir"/> lives: outputDir/metrics.jsonl.</summary>
     public static string PathIn(string outputDir) => Path.Combine(outputDir, "metrics.jsonl");
 
+    /// <summary>Starts the log of a run: metrics.jsonl is rewritten (atomically) with the earlier points, then appended to.</summary>
+    /// <param name="outputDir">The run's output folder; created when missing.</param>
+    /// <param name="useTensorBoard">Also write TensorBoard event files under outputDir/runs.</param>
     /// <param name="earlier">Points kept from the run being resumed: written first, not sent to TensorBoard again.</param>
     public MetricsLog(string outputDir, bool useTensorBoard, IReadOnlyList<MetricPoint>? earlier = null)
     {
@@ -64,6 +70,12 @@ public sealed class MetricsLog : IDisposable
         return points;
     }
 
+    /// <summary>
+    /// Appends a point to metrics.jsonl (flushed at once), the history and, when enabled, TensorBoard as "split/name"
+    /// scalars.
+    /// </summary>
+    /// <param name="p">The point.</param>
+    /// <param name="toTensorBoard">False to skip TensorBoard for this point; default true.</param>
     public void Log(MetricPoint p, bool toTensorBoard = true)
     {
         history.Add(p);
@@ -83,6 +95,10 @@ public sealed class MetricsLog : IDisposable
         foreach (var (name, value) in p.Metrics ?? new Dictionary<string, double>()) Scalar(name, value);
     }
 
+    /// <summary>
+    /// One console line for a point, e.g. "step 10 epoch 0.50 train loss 2.3456 lr 2.00E-004 grad_norm 0.812 1534
+    /// tok/s"; absent values are left out.
+    /// </summary>
     public static string Format(MetricPoint p)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -99,6 +115,7 @@ public sealed class MetricsLog : IDisposable
         return b.ToString();
     }
 
+    /// <summary>Closes metrics.jsonl.</summary>
     public void Dispose()
     {
         jsonl.Dispose(); // SummaryWriter writes each event as it is added and holds no handle to close

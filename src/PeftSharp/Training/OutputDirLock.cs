@@ -10,9 +10,11 @@ namespace PeftSharp.Training;
 /// </summary>
 public sealed class OutputDirLock : IDisposable
 {
+    /// <summary>The lock file's name inside output_dir, ".peftsharp.lock".</summary>
     public const string FileName = ".peftsharp.lock";
     readonly FileStream stream;
     readonly string? createdFolder; // removed again on release if the run left it empty (it failed before writing)
+    /// <summary>Full path of the lock file.</summary>
     public string Path { get; }
 
     OutputDirLock(string path, FileStream stream, string? createdFolder)
@@ -22,6 +24,12 @@ public sealed class OutputDirLock : IDisposable
         this.createdFolder = createdFolder;
     }
 
+    /// <summary>
+    /// Takes the lock on <paramref name="outputDir"/> (creating the folder if needed) and writes this process's pid,
+    /// host and start time into it; a stale lock of a dead run is taken over with a notice.
+    /// </summary>
+    /// <returns>The held lock; dispose it when the run ends.</returns>
+    /// <exception cref="ConfigurationException">The folder cannot be created or written, or another live run holds it.</exception>
     public static OutputDirLock Acquire(string outputDir)
     {
         string? created = Directory.Exists(outputDir) ? null : outputDir;
@@ -73,6 +81,10 @@ public sealed class OutputDirLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Deletes the lock file and releases the lock; removes the output folder again if this run created it and left it
+    /// empty.
+    /// </summary>
     public void Dispose()
     {
         try

@@ -13,6 +13,14 @@ namespace PeftSharp.Training;
 /// <summary>Where a run is after a step: for progress displays.</summary>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, string Eta, double PeakMemoryMiB);
 
+/// <summary>What <see cref="Trainer.Run"/> did.</summary>
+/// <param name="Steps">Optimizer steps completed (global step at the end).</param>
+/// <param name="FinalEvalLoss">Eval loss at the final evaluation; null without an eval set.</param>
+/// <param name="FinalEvalPerplexity">exp(eval loss) for language-model objectives; null otherwise or without an eval set.</param>
+/// <param name="OutputDir">Where the adapter (or model), checkpoints, metrics.jsonl and loss.png were written.</param>
+/// <param name="StoppedEarly">True when early stopping ended the run before its last step.</param>
+/// <param name="SkippedSteps">Steps skipped for a non-finite loss or gradient.</param>
+/// <param name="Elapsed">Wall time of the run.</param>
 public sealed record TrainingResult(int Steps, double? FinalEvalLoss, double? FinalEvalPerplexity, string OutputDir, bool StoppedEarly, int SkippedSteps, TimeSpan Elapsed)
 {
     /// <summary>The objective's metrics at the final evaluation (perplexity, accuracy, macro F1, WER, ...).</summary>
@@ -35,6 +43,10 @@ public sealed class Trainer
     readonly IBatchSource? eval;
     readonly TextWriter log;
 
+    /// <summary>
+    /// The base model's name or path, written as base_model_name_or_path in adapter_config.json (as PEFT does); null
+    /// leaves it unset.
+    /// </summary>
     public string? BaseModelName { get; init; }
     /// <summary>Called after every optimizer step (e.g. to redraw a live progress line).</summary>
     public Action<TrainingProgress>? Progress { get; init; }
@@ -47,6 +59,14 @@ public sealed class Trainer
     public Trainer(TrainerOptions options, LlamaForCausalLM model, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
         : this(options, new CausalLmObjective(model, options.ChunkedLoss), peft, train, eval, log) { }
 
+    /// <summary>A trainer for any objective (classification, speech-to-text, causal LM).</summary>
+    /// <param name="options">The loop's settings; validated here.</param>
+    /// <param name="objective">Model, loss and eval metrics.</param>
+    /// <param name="peft">The PEFT model whose active adapter trains; null for full fine-tuning (every parameter trains).</param>
+    /// <param name="train">Training batches.</param>
+    /// <param name="eval">Evaluation batches, or null for no evaluation.</param>
+    /// <param name="log">Where progress lines go; null: nowhere.</param>
+    /// <exception cref="ConfigurationException">The options are invalid or the training set yields no batch.</exception>
     public Trainer(TrainerOptions options, ITrainingObjective objective, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
     {
         o = options.Validate();
@@ -85,6 +105,14 @@ public sealed class Trainer
         };
     }
 
+    /// <summary>
+    /// Trains to the end (or early stop, or cancellation), resuming from resume_from_checkpoint when set; then
+    /// evaluates, checkpoints and saves the adapter (or full model) to output_dir. Like HF Trainer.train().
+    /// </summary>
+    /// <param name="cancel">Stops after the current optimizer step; the run still evaluates and saves what it has.</param>
+    /// <returns>Steps run, final eval figures and where the output went.</returns>
+    /// <exception cref="ConfigurationException">Nothing to train, the output folder is locked or unwritable, or the checkpoint to resume from does not fit.</exception>
+    /// <exception cref="PeftSharpException">Too many consecutive non-finite steps (max_bad_steps), or the final save failed (the last checkpoint is kept).</exception>
     public TrainingResult Run(CancellationToken cancel = default)
     {
         var watch = Stopwatch.StartNew();

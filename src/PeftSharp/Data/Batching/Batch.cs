@@ -16,6 +16,10 @@ public sealed record Batch(
     long Tokens,
     long TrainableTokens) : IDisposable
 {
+    /// <summary>
+    /// Disposes the five tensors of the batch. Batches are built lazily by <see cref="Batcher.Epoch"/>; dispose each
+    /// one after its step so native memory stays flat.
+    /// </summary>
     public void Dispose()
     {
         InputIds.Dispose();

@@ -15,6 +15,13 @@ public sealed class Batcher
     readonly int[] lengths;
     readonly BatcherOptions options;
 
+    /// <summary>
+    /// Plans batches over <paramref name="examples"/> (only their lengths are read here; tokens are read when a batch
+    /// is built, so a disk-backed list stays on disk).
+    /// </summary>
+    /// <param name="examples">The tokenized examples, e.g. <see cref="DatasetBuildResult.Train"/>.</param>
+    /// <param name="options">Batch size, packing, row length, shuffle seed and pad id.</param>
+    /// <exception cref="ConfigurationException">The batch size or <see cref="BatcherOptions.MaxSeqLength"/> is below 1.</exception>
     public Batcher(IReadOnlyList<TokenizedExample> examples, BatcherOptions options)
     {
         if (options.BatchSize < 1) throw new ConfigurationException($"batch size must be at least 1, got {options.BatchSize}");
@@ -43,6 +50,10 @@ public sealed class Batcher
         return rows.Chunk(options.BatchSize).Select(c => c.ToList()).ToList();
     }
 
+    /// <summary>
+    /// Number of micro-batches in one epoch (the same for every epoch; computed by planning epoch 0). Used for the step
+    /// count of learning-rate schedules.
+    /// </summary>
     public int BatchesPerEpoch => Plan(0).Count;
 
     /// <summary>The epoch's batches, built lazily; dispose each one after use.</summary>

@@ -3,11 +3,23 @@ namespace PeftSharp.Data;
 /// <summary>One row of a batch before it becomes tensors; padding is added when the batch is assembled.</summary>
 public sealed class Row
 {
+    /// <summary>Token ids of the row, example after example (no padding).</summary>
     public List<int> InputIds { get; } = [];
+    /// <summary>
+    /// Target ids, one per token (unshifted: the model shifts them); <see cref="TokenizedExample.IgnoreIndex"/> (-100)
+    /// on tokens that are not trained.
+    /// </summary>
     public List<int> Labels { get; } = [];
+    /// <summary>Rotary positions: 0, 1, ... restarting at 0 at the start of each packed example.</summary>
     public List<int> PositionIds { get; } = [];
+    /// <summary>
+    /// The index within the row of the example each token belongs to (0, 1, ...), so attention can be made
+    /// block-diagonal.
+    /// </summary>
     public List<int> SequenceIds { get; } = [];
+    /// <summary>Number of examples appended so far.</summary>
     public int Examples { get; private set; }
+    /// <summary>Row length in tokens (before padding).</summary>
     public int Length => InputIds.Count;
 
     /// <summary>

@@ -34,6 +34,13 @@ public static class ClassWeights
         return weights;
     }
 
+    /// <summary>
+    /// scikit-learn's "balanced" weights: n / (k * count_c) for each class c, so every class contributes equally to the
+    /// loss; 0 for a class that never occurs.
+    /// </summary>
+    /// <param name="labels">The label id of every training example (0..<paramref name="classes"/>-1).</param>
+    /// <param name="classes">Number of classes k.</param>
+    /// <returns>One weight per class, in label-id order.</returns>
     public static float[] Balanced(IReadOnlyList<int> labels, int classes)
     {
         var counts = new long[classes];

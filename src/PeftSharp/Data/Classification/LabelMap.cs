@@ -11,9 +11,14 @@ public sealed class LabelMap
 {
     readonly Dictionary<string, int> ids;
 
+    /// <summary>Label names in id order: Names[i] is the label with id i (HF id2label).</summary>
     public IReadOnlyList<string> Names { get; }
+    /// <summary>Number of labels (HF num_labels); at least 2.</summary>
     public int Count => Names.Count;
 
+    /// <summary>A map whose ids are the positions of <paramref name="names"/>.</summary>
+    /// <param name="names">Label names in id order.</param>
+    /// <exception cref="ConfigurationException">Fewer than 2 names, or a name appears twice.</exception>
     public LabelMap(IReadOnlyList<string> names)
     {
         if (names.Count < 2) throw new ConfigurationException($"a classifier needs at least 2 labels, found {names.Count}: check the label column or the labels setting");

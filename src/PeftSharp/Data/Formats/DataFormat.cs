@@ -1,5 +1,9 @@
 namespace PeftSharp.Data;
 
+/// <summary>
+/// How a record becomes prompt and response text: the dataset's format option (the shapes TRL's SFTTrainer and axolotl
+/// accept).
+/// </summary>
 public enum DataFormat
 {
     /// <summary>Detected from the first record's fields.</summary>
@@ -14,10 +18,17 @@ public enum DataFormat
     PromptCompletion,
 }
 
+/// <summary>Names of <see cref="DataFormat"/>.</summary>
 public static class DataFormats
 {
+    /// <summary>The accepted format names, for error messages.</summary>
     public const string Names = "text, alpaca, messages, prompt_completion, auto";
 
+    /// <summary>
+    /// Parses a format name, case-insensitive; aliases: completion (text), instruction (alpaca), chat / sharegpt /
+    /// conversations (messages), prompt-completion.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The name is unknown; the message lists the accepted ones.</exception>
     public static DataFormat Parse(string name) => name.ToLowerInvariant() switch
     {
         "auto" => DataFormat.Auto,

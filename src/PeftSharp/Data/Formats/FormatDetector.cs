@@ -3,6 +3,8 @@ namespace PeftSharp.Data;
 /// <summary>Picks the format from a record's fields: messages/conversations, then prompt+completion, then instruction, then text.</summary>
 public static class FormatDetector
 {
+    /// <summary>The format of <paramref name="record"/>, judged by which of <paramref name="names"/> it has.</summary>
+    /// <exception cref="ConfigurationException">No known field is present; the message lists the record's fields and the expected ones.</exception>
     public static DataFormat Detect(Record record, FieldNames names)
     {
         if (record.Has(names.Messages) || record.Has(names.Conversations)) return DataFormat.Messages;

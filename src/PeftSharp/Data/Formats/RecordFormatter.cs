@@ -13,7 +13,11 @@ public sealed class RecordFormatter
     readonly FieldNames names;
     readonly ChatTemplate? template;
 
+    /// <summary>A formatter for one format; <see cref="DataFormat.Auto"/> must be resolved first (<see cref="FormatDetector.Detect"/>).</summary>
+    /// <param name="format">The record format; not Auto.</param>
+    /// <param name="names">The field names to read.</param>
     /// <param name="template">Required for messages; for alpaca null means the Alpaca prompt.</param>
+    /// <exception cref="ArgumentException"><paramref name="format"/> is Auto.</exception>
     public RecordFormatter(DataFormat format, FieldNames names, ChatTemplate? template)
     {
         if (format == DataFormat.Auto) throw new ArgumentException("detect the format first", nameof(format));
@@ -22,6 +26,12 @@ public sealed class RecordFormatter
         this.template = template;
     }
 
+    /// <summary>
+    /// The examples of one record: one for text, messages and prompt/completion, one per instance for Stanford-style
+    /// alpaca.
+    /// </summary>
+    /// <exception cref="RecordFormatException">A field is missing or has the wrong type, or a role is unknown.</exception>
+    /// <exception cref="ConfigurationException">Chat data without a chat template.</exception>
     public IReadOnlyList<IReadOnlyList<Segment>> Format(Record r) => format switch
     {
         DataFormat.Text => [[new Segment(Str(r, names.Text), true)]],

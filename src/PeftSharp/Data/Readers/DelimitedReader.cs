@@ -6,12 +6,27 @@ namespace PeftSharp.Data;
 /// </summary>
 public static class DelimitedReader
 {
+    /// <summary>
+    /// Reads a CSV or TSV file lazily; the file is opened when enumeration starts and closed when it ends.
+    /// </summary>
+    /// <param name="path">The file; also the source named in messages.</param>
+    /// <param name="delimiter">',' for CSV (RFC 4180 quoting), '\t' for TSV (quotes taken literally).</param>
+    /// <param name="columnNames">The column names of a file without a header row; null: the first row is the header.</param>
+    /// <param name="issues">Receives malformed rows (wrong column count, unclosed quote).</param>
+    /// <returns>One record per non-blank row, every field a string, <see cref="Record.Line"/> the row's 1-based starting line.</returns>
+    /// <exception cref="InvalidFileFormatException">The header row is empty, or a row is malformed under on_error: fail.</exception>
     public static IEnumerable<Record> Read(string path, char delimiter, IReadOnlyList<string>? columnNames, RecordIssues issues)
     {
         using var reader = new StreamReader(path);
         foreach (var r in Read(reader, path, delimiter, columnNames, issues)) yield return r;
     }
 
+    /// <summary>Reads CSV or TSV from a reader the caller owns; see the path overload.</summary>
+    /// <param name="reader">The text to read.</param>
+    /// <param name="source">Names the input in records and messages.</param>
+    /// <param name="delimiter">',' for CSV (RFC 4180 quoting), '\t' for TSV (quotes taken literally).</param>
+    /// <param name="columnNames">The column names of input without a header row; null: the first row is the header.</param>
+    /// <param name="issues">Receives malformed rows.</param>
     public static IEnumerable<Record> Read(TextReader reader, string source, char delimiter, IReadOnlyList<string>? columnNames, RecordIssues issues)
     {
         var parser = new DelimitedRowParser(reader, delimiter, quoting: delimiter != '\t');

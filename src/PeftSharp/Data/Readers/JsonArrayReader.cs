@@ -10,12 +10,23 @@ namespace PeftSharp.Data;
 /// </summary>
 public static class JsonArrayReader
 {
+    /// <summary>Reads a JSON array file element by element; the file is opened when enumeration starts.</summary>
+    /// <param name="path">The file; also the source named in messages.</param>
+    /// <param name="issues">Receives elements that are not objects.</param>
+    /// <exception cref="InvalidFileFormatException">The JSON is invalid (the rest of the array cannot be found).</exception>
     public static IEnumerable<Record> Read(string path, RecordIssues issues)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         foreach (var r in Read(stream, path, issues)) yield return r;
     }
 
+    /// <summary>
+    /// Reads a JSON array from a stream the caller owns; <see cref="Record.Line"/> is the 1-based element index.
+    /// </summary>
+    /// <param name="stream">The JSON text (UTF-8).</param>
+    /// <param name="source">Names the input in records and messages.</param>
+    /// <param name="issues">Receives elements that are not objects.</param>
+    /// <exception cref="InvalidFileFormatException">The JSON is invalid.</exception>
     public static IEnumerable<Record> Read(Stream stream, string source, RecordIssues issues)
     {
         var elements = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable();

@@ -9,6 +9,11 @@ namespace PeftSharp.Data;
 /// </summary>
 public static class JsonlReader
 {
+    /// <summary>
+    /// Reads a JSON Lines file lazily (opened when enumeration starts); <see cref="Record.Line"/> is the 1-based line.
+    /// </summary>
+    /// <param name="path">The file; also the source named in messages.</param>
+    /// <param name="issues">Receives lines that are not a JSON object.</param>
     public static IEnumerable<Record> Read(string path, RecordIssues issues)
     {
         // Opened inside the iterator so the file stays closed until enumeration starts.

@@ -17,6 +17,12 @@ public static class ParquetRecordReader
 {
     static ReadOnlySpan<byte> Magic => "PAR1"u8;
 
+    /// <summary>
+    /// Reads a Parquet file lazily, one row group at a time; <see cref="Record.Line"/> is the 1-based row number across
+    /// row groups.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="InvalidFileFormatException">The file is truncated, not Parquet, or corrupt.</exception>
     public static IEnumerable<Record> Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);

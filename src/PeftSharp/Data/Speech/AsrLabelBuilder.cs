@@ -5,6 +5,10 @@ namespace PeftSharp.Data.Speech;
 /// <summary>Decoder inputs and labels of one transcript, aligned position by position (labels are the inputs shifted left).</summary>
 public sealed record AsrTargets(int[] DecoderInputIds, int[] Labels)
 {
+    /// <summary>
+    /// Number of positions (equal for inputs and labels); at most the builder's
+    /// <see cref="AsrLabelBuilder.MaxTargetLength"/>.
+    /// </summary>
     public int Length => Labels.Length;
 }
 
@@ -29,17 +33,26 @@ public sealed class AsrLabelBuilder
 
     /// <summary>The id that ends every label sequence; Whisper also pads decoder inputs with it.</summary>
     public int EndOfText => endOfText;
+    /// <summary>
+    /// The longest label sequence kept (prefix + text + EOT), in tokens; longer transcripts are cut and counted in
+    /// <see cref="TruncatedCount"/>. Default <see cref="WhisperMaxTargetLength"/> (448, HF max_target_positions).
+    /// </summary>
     public int MaxTargetLength { get; }
     /// <summary>How many transcripts were cut to fit <see cref="MaxTargetLength"/> so far.</summary>
     public int TruncatedCount { get; private set; }
 
+    /// <summary>A builder from raw ids, for any Whisper-like vocabulary; <see cref="ForWhisper"/> makes one from a tokenizer.</summary>
     /// <param name="decoderPrefix">The forced prefix, starting with &lt;|startoftranscript|&gt;.</param>
+    /// <param name="endOfText">The &lt;|endoftext|&gt; id that ends every label sequence.</param>
     /// <param name="encode">Text to ids without special tokens.</param>
     /// <param name="languageToken">
     /// Language (code or name) to its token; when given, an example's own language replaces the prefix's token at
     /// <see cref="LanguageIndex"/>. Null (e.g. English-only models, whose prefix has no language token): per-example
     /// languages are ignored.
     /// </param>
+    /// <param name="maxTargetLength">Longest label sequence in tokens; must exceed the prefix length. Default 448 (Whisper).</param>
+    /// <exception cref="ArgumentException">The prefix is empty, or a language lookup is given for a prefix without a language slot.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxTargetLength"/> does not exceed the prefix length.</exception>
     public AsrLabelBuilder(IReadOnlyList<int> decoderPrefix, int endOfText, Func<string, IReadOnlyList<int>> encode,
         int maxTargetLength = WhisperMaxTargetLength, Func<string, int>? languageToken = null)
     {

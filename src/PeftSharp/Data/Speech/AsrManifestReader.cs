@@ -14,6 +14,12 @@ public static class AsrManifestReader
     /// <summary>What to do about a WAV that cannot be read.</summary>
     public const string ConvertHint = "convert it to PCM 16-bit WAV (e.g. `ffmpeg -i in -c:a pcm_s16le out.wav`)";
 
+    /// <summary>Reads and checks every row of a manifest, opening each WAV once to read its duration.</summary>
+    /// <param name="path">The manifest file (JSONL, JSON, CSV, TSV or Parquet).</param>
+    /// <param name="options">Field names, bad-row policy and length limit; null: the defaults.</param>
+    /// <returns>The usable examples, with counts of rows read and skipped by reason.</returns>
+    /// <exception cref="ConfigurationException">No row is usable; the message gives the skip reasons and the fix.</exception>
+    /// <exception cref="InvalidFileFormatException">A bad row under on_error: fail, or the manifest itself cannot be parsed.</exception>
     public static AsrManifest Read(string path, AsrManifestOptions? options = null)
     {
         options ??= new AsrManifestOptions();

@@ -3,8 +3,10 @@ namespace PeftSharp.Data;
 /// <summary>ChatML (Qwen2, SmolLM): <c>&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n</c>; no default system prompt is added.</summary>
 public sealed class ChatMlTemplate : ChatTemplate
 {
+    /// <inheritdoc/>
     public override string Name => "chatml";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Segment> RenderSegments(IReadOnlyList<ChatMessage> messages)
     {
         var list = new List<Segment>();

@@ -11,13 +11,29 @@ namespace PeftSharp.Data;
 /// </summary>
 public abstract class ChatTemplate
 {
+    /// <summary>The accepted chat_template values, for error messages.</summary>
     public const string Names = "chatml, llama3, llama2 (also: mistral, inst), alpaca, or a custom format string with {user} and {assistant}";
 
+    /// <summary>The template's name as written in configs (e.g. "chatml"; "custom" for a format string).</summary>
     public abstract string Name { get; }
+    /// <summary>
+    /// The beginning-of-sequence text <see cref="Render"/> puts first (e.g. "&lt;|begin_of_text|&gt;"); empty when the
+    /// template has none. Not part of <see cref="RenderSegments"/>, because the tokenizer adds BOS as an id.
+    /// </summary>
     public virtual string BosText => "";
 
+    /// <summary>
+    /// Renders a conversation as segments in order; assistant turns (with their end-of-turn marker) are trainable,
+    /// everything else is prompt. BOS is not included.
+    /// </summary>
+    /// <param name="messages">The turns; roles are "system", "user" and "assistant".</param>
+    /// <exception cref="RecordFormatException">A role is not valid at its place (e.g. a system message the template cannot show).</exception>
     public abstract IReadOnlyList<Segment> RenderSegments(IReadOnlyList<ChatMessage> messages);
 
+    /// <summary>
+    /// The whole conversation as one string, <see cref="BosText"/> first, like HF's
+    /// tokenizer.apply_chat_template(tokenize=False).
+    /// </summary>
     public string Render(IReadOnlyList<ChatMessage> messages)
     {
         var sb = new StringBuilder(BosText);
@@ -25,9 +41,13 @@ public abstract class ChatTemplate
         return sb.ToString();
     }
 
+    /// <summary>The ChatML template (Qwen2, SmolLM): chat_template chatml (also qwen, qwen2, smollm).</summary>
     public static ChatTemplate ChatMl { get; } = new ChatMlTemplate();
+    /// <summary>The Llama-3 header/eot template: chat_template llama3.</summary>
     public static ChatTemplate Llama3 { get; } = new Llama3Template();
+    /// <summary>The Llama-2 / Mistral [INST] template: chat_template llama2 (also mistral, inst).</summary>
     public static ChatTemplate Llama2 { get; } = new Llama2Template();
+    /// <summary>The Stanford Alpaca prompt as a template: chat_template alpaca.</summary>
     public static AlpacaTemplate Alpaca { get; } = new();
 
     /// <summary>A known name (case-insensitive) or, when the value contains "{user}", a custom format (see <see cref="CustomTemplate"/>).</summary>
@@ -73,6 +93,8 @@ public abstract class ChatTemplate
             $"{path}: the chat_template is not one PeftSharp recognises (no ChatML, Llama-3, [INST] or Alpaca markers); set the chat_template option to one of: {Names}");
     }
 
+    /// <summary>For templates: throws unless the message's role is one of <paramref name="roles"/>.</summary>
+    /// <exception cref="RecordFormatException">The role is not one of them.</exception>
     protected static void RequireRole(ChatMessage m, params string[] roles)
     {
         if (!roles.Contains(m.Role))
@@ -83,6 +105,10 @@ public abstract class ChatTemplate
 /// <summary>A record that does not fit its format (missing field, wrong type, bad role order); reported with the record's location.</summary>
 public sealed class RecordFormatException(string reason, string detail) : Exception($"{reason}: {detail}")
 {
+    /// <summary>
+    /// A short category (e.g. "missing field 'output'", "wrong type"); records skipped are counted per reason.
+    /// </summary>
     public string Reason { get; } = reason;
+    /// <summary>The specifics of this record, for the message.</summary>
     public string Detail { get; } = detail;
 }

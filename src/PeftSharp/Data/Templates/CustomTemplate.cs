@@ -16,9 +16,13 @@ public sealed class CustomTemplate : ChatTemplate
     readonly string assistantPrefix;
     readonly string assistantSuffix;
 
+    /// <summary>The format string as given, with its {system}, {user} and {assistant} placeholders.</summary>
     public string Format { get; }
+    /// <inheritdoc/>
     public override string Name => "custom";
 
+    /// <summary>Cuts <paramref name="format"/> into its role sections (see the class remarks).</summary>
+    /// <exception cref="ConfigurationException">{user} or {assistant} is missing, or the placeholders are out of order.</exception>
     public CustomTemplate(string format)
     {
         Format = format;
@@ -51,6 +55,7 @@ public sealed class CustomTemplate : ChatTemplate
         return nl < 0 || nl >= limit ? from : nl + 1;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Segment> RenderSegments(IReadOnlyList<ChatMessage> messages)
     {
         var list = new List<Segment>();

@@ -7,9 +7,12 @@ namespace PeftSharp.Data;
 /// </summary>
 public sealed class Llama2Template : ChatTemplate
 {
+    /// <inheritdoc/>
     public override string Name => "llama2";
+    /// <inheritdoc/>
     public override string BosText => "<s>";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Segment> RenderSegments(IReadOnlyList<ChatMessage> messages)
     {
         var list = new List<Segment>();

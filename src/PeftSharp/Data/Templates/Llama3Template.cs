@@ -3,9 +3,12 @@ namespace PeftSharp.Data;
 /// <summary>Llama-3: <c>&lt;|begin_of_text|&gt;&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;</c>.</summary>
 public sealed class Llama3Template : ChatTemplate
 {
+    /// <inheritdoc/>
     public override string Name => "llama3";
+    /// <inheritdoc/>
     public override string BosText => "<|begin_of_text|>";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Segment> RenderSegments(IReadOnlyList<ChatMessage> messages)
     {
         var list = new List<Segment>();

@@ -17,6 +17,8 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
     MemoryMappedViewAccessor? view;
     long written;
 
+    /// <summary>Creates the backing file, peftsharp-tokens-PID-GUID.bin, opened delete-on-close.</summary>
+    /// <param name="folder">Where to put it; null: the system temp folder. Created when missing.</param>
     public DiskTokenStore(string? folder = null)
     {
         folder ??= Path.GetTempPath();
@@ -25,6 +27,8 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
         writer = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 20, FileOptions.DeleteOnClose);
     }
 
+    /// <summary>Appends an example's ids then labels (int32 each, 8 bytes per token) to the file.</summary>
+    /// <exception cref="InvalidOperationException">The store is already sealed (reading has started).</exception>
     public void Add(TokenizedExample example)
     {
         if (map is not null) throw new InvalidOperationException("the token store is sealed: add every example before reading");
@@ -44,11 +48,16 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
         view = map.CreateViewAccessor(0, written, MemoryMappedFileAccess.Read);
     }
 
+    /// <summary>Number of examples added.</summary>
     public int Count => index.Count;
 
     /// <summary>The length of example <paramref name="i"/> without reading its tokens.</summary>
     public int LengthOf(int i) => index[i].Length;
 
+    /// <summary>
+    /// Reads example <paramref name="i"/> back from the memory map (sealing the store on the first read); each call
+    /// returns new arrays.
+    /// </summary>
     public TokenizedExample this[int i]
     {
         get
@@ -63,6 +72,7 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
         }
     }
 
+    /// <summary>Reads the examples in order, one at a time.</summary>
     public IEnumerator<TokenizedExample> GetEnumerator()
     {
         for (int i = 0; i < Count; i++) yield return this[i];
@@ -70,6 +80,7 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>Closes the map and the file, which deletes it.</summary>
     public void Dispose()
     {
         view?.Dispose();
@@ -79,10 +90,13 @@ public sealed class DiskTokenStore : IReadOnlyList<TokenizedExample>, IDisposabl
 }
 
 /// <summary>A subset of a list by index, without copying the items (train/eval halves of a disk-backed dataset).</summary>
-public sealed class IndexedView<T>(IReadOnlyList<T> source, int[] indices) : IReadOnlyList<T>
+internal sealed class IndexedView<T>(IReadOnlyList<T> source, int[] indices) : IReadOnlyList<T>
 {
+    /// <inheritdoc/>
     public int Count => indices.Length;
+    /// <inheritdoc/>
     public T this[int i] => source[indices[i]];
+    /// <inheritdoc/>
     public IEnumerator<T> GetEnumerator() => indices.Select(i => source[i]).GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
@@ -90,8 +104,11 @@ public sealed class IndexedView<T>(IReadOnlyList<T> source, int[] indices) : IRe
 /// <summary>Several lists read as one, without copying (datasets from several files).</summary>
 public sealed class ConcatenatedList<T>(IReadOnlyList<IReadOnlyList<T>> parts) : IReadOnlyList<T>
 {
+    /// <summary>The sum of the parts' counts (computed on each call).</summary>
     public int Count => parts.Sum(p => p.Count);
 
+    /// <summary>Item <paramref name="i"/> of the concatenation: the parts are walked in order.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="i"/> is at or past <see cref="Count"/>.</exception>
     public T this[int i]
     {
         get
@@ -105,6 +122,7 @@ public sealed class ConcatenatedList<T>(IReadOnlyList<IReadOnlyList<T>> parts) :
         }
     }
 
+    /// <summary>The items of every part, part after part.</summary>
     public IEnumerator<T> GetEnumerator() => parts.SelectMany(p => p).GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

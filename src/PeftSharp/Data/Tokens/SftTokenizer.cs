@@ -2,8 +2,15 @@ using PeftSharp.Tokenization;
 
 namespace PeftSharp.Data;
 
+/// <summary>
+/// How <see cref="SftTokenizer"/> turns segments into an example: length cap, EOS, completion-only loss.
+/// </summary>
 public sealed record SftTokenizerOptions
 {
+    /// <summary>
+    /// Maximum tokens per example including BOS and EOS (TRL max_seq_length); at least 2, default 2048. Longer examples
+    /// keep their first MaxSeqLength tokens.
+    /// </summary>
     public int MaxSeqLength { get; init; } = 2048;
     /// <summary>Append EOS (trainable) unless the example already ends with an EOS id.</summary>
     public bool AddEos { get; init; } = true;
@@ -25,6 +32,10 @@ public sealed class SftTokenizer
     readonly SftTokenizerOptions options;
     readonly int? bos;
 
+    /// <summary>Wraps a tokenizer; encodes a probe string once to learn whether it adds BOS itself.</summary>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <param name="options">Length cap, EOS and loss masking.</param>
+    /// <exception cref="ConfigurationException"><see cref="SftTokenizerOptions.MaxSeqLength"/> is below 2.</exception>
     public SftTokenizer(ITextTokenizer tokenizer, SftTokenizerOptions options)
     {
         if (options.MaxSeqLength < 2) throw new ConfigurationException($"max_seq_length must be at least 2, got {options.MaxSeqLength}");

@@ -2,7 +2,14 @@ using System.Text.RegularExpressions;
 
 namespace PeftSharp.IO.HuggingFace;
 
-public enum ModelFormat { HuggingFaceFolder, LlamaC }
+/// <summary>The kind of model a <see cref="ModelLocation"/> points at.</summary>
+public enum ModelFormat
+{
+    /// <summary>A Hugging Face model folder: config.json plus safetensors weights (and tokenizer files).</summary>
+    HuggingFaceFolder,
+    /// <summary>A Karpathy llama2.c <c>.bin</c> checkpoint (28-byte header then fp32 weights).</summary>
+    LlamaC,
+}
 
 /// <summary>Where a model argument points: an HF-style folder, or a llama2.c checkpoint file.</summary>
 public sealed record ModelLocation(ModelFormat Format, string Path, string Argument)

@@ -7,6 +7,7 @@ namespace PeftSharp.IO.LlamaC;
 /// <summary>The 7-int32 header of a llama2.c checkpoint.</summary>
 public sealed record LlamaCHeader(int Dim, int HiddenDim, int NumLayers, int NumHeads, int NumKvHeads, int VocabSize, int SeqLen, bool SharedClassifier)
 {
+    /// <summary>Width of one attention head: Dim / NumHeads.</summary>
     public int HeadDim => Dim / NumHeads;
 }
 
@@ -22,8 +23,13 @@ public sealed class LlamaCCheckpoint : ITensorSource
     readonly string path;
     readonly Dictionary<string, (long Offset, long[] StoredShape, Func<Tensor, Tensor>? Transform, long[] Shape)> entries = new();
 
+    /// <summary>
+    /// The parsed header: model sizes, and whether the classifier shares the embedding (llama2.c writes a negative vocab size when it does not).
+    /// </summary>
     public LlamaCHeader Header { get; }
+    /// <inheritdoc/>
     public IReadOnlyCollection<string> Keys => entries.Keys;
+    /// <summary>Always { "format": "llama2.c" }: the file carries no metadata.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string> { ["format"] = "llama2.c" };
 
     LlamaCCheckpoint(string path, LlamaCHeader header)
@@ -129,14 +135,22 @@ public sealed class LlamaCCheckpoint : ITensorSource
         return w.view(heads, rows / heads / 2, 2, cols).transpose(1, 2).reshape(rows, cols);
     }
 
+    /// <inheritdoc/>
     public bool Contains(string key) => entries.ContainsKey(key);
 
+    /// <inheritdoc/>
     public TensorInfo GetInfo(string key)
     {
         var e = Entry(key);
         return new TensorInfo(key, TensorDType.F32, e.Shape, e.Shape.Aggregate(1L, (a, b) => a * b) * 4);
     }
 
+    /// <summary>
+    /// Reads a tensor (stored fp32) under its HF name, with q_proj/k_proj rows permuted to HF's rotary layout, cast to
+    /// <paramref name="dtype"/> when given. Owned by the caller.
+    /// </summary>
+    /// <exception cref="PeftSharpException">No such key.</exception>
+    /// <exception cref="PlatformNotSupportedException">On a big-endian machine.</exception>
     public Tensor Load(string key, ScalarType? dtype = null)
     {
         var e = Entry(key);
@@ -158,5 +172,6 @@ public sealed class LlamaCCheckpoint : ITensorSource
     (long Offset, long[] StoredShape, Func<Tensor, Tensor>? Transform, long[] Shape) Entry(string key) =>
         entries.TryGetValue(key, out var e) ? e : throw new PeftSharpException($"{path}: no tensor '{key}' in this llama2.c checkpoint");
 
+    /// <summary>Nothing to release: every load opens and closes the file itself.</summary>
     public void Dispose() { }
 }

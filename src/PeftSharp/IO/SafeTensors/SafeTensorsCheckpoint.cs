@@ -3,6 +3,7 @@ namespace PeftSharp.IO.SafeTensors;
 /// <summary>One entry point for safetensors checkpoints, whatever shape they come in.</summary>
 public static class SafeTensorsCheckpoint
 {
+    /// <summary>The file name of an unsharded HF checkpoint, "model.safetensors".</summary>
     public const string SingleFileName = "model.safetensors";
 
     /// <summary>

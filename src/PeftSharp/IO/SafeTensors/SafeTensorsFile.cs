@@ -21,15 +21,18 @@ public sealed unsafe class SafeTensorsFile : IMappedTensorSource
     private readonly byte* _data; // start of the data section
     private bool _disposed;
 
+    /// <summary>The file this was opened from, as given.</summary>
     public string Path { get; }
     /// <summary>Bytes of the JSON header (after the 8-byte length prefix), padding included.</summary>
     public long HeaderLength { get; }
     /// <summary>Bytes of the data section that follows the header.</summary>
     public long DataLength { get; }
 
+    /// <inheritdoc/>
     public IReadOnlyCollection<string> Keys => _header.Entries.Keys;
     /// <summary>Keys in the order their bytes appear in the file (the fastest order to load them).</summary>
     public IReadOnlyList<string> KeysInFileOrder => _header.KeysInFileOrder;
+    /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
 
     private SafeTensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr,
@@ -94,11 +97,15 @@ public sealed unsafe class SafeTensorsFile : IMappedTensorSource
         return (long)headerLength;
     }
 
+    /// <inheritdoc/>
     public bool Contains(string key) => _header.Entries.ContainsKey(key);
 
     /// <summary>Where a tensor's bytes start, relative to the data section (which begins at 8 + HeaderLength).</summary>
     public long DataOffset(string key) => Find(key).Begin;
 
+    /// <inheritdoc/>
+    /// <exception cref="TensorNotFoundException">No such key.</exception>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public TensorInfo GetInfo(string key) => Find(key).Info;
 
     /// <summary>Copies the tensor out of the mapped file into a new CPU tensor (cast when <paramref name="dtype"/> differs).</summary>
@@ -153,6 +160,10 @@ public sealed unsafe class SafeTensorsFile : IMappedTensorSource
             : throw new TensorNotFoundException(Path, key, _header.Entries.Keys);
     }
 
+    /// <summary>
+    /// Unmaps the file. Tensors from <see cref="LoadMapped"/> keep their own views and stay valid; tensors from
+    /// <see cref="Load"/> are copies anyway.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;

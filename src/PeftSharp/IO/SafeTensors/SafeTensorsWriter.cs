@@ -17,6 +17,13 @@ public static unsafe class SafeTensorsWriter
     // Stream.Write takes int-sized spans; larger tensors go out in pieces.
     private const int MaxChunk = 1 << 30;
 
+    /// <summary>
+    /// Writes <paramref name="tensors"/> to one safetensors file at <paramref name="path"/>, atomically.
+    /// </summary>
+    /// <param name="path">The file to write; replaced if it exists.</param>
+    /// <param name="tensors">Name and CPU tensor pairs; enumerated once, before the file is touched. Names must be unique and non-empty.</param>
+    /// <param name="metadata">Written as "__metadata__" (string to string); null or empty: none.</param>
+    /// <exception cref="PeftSharpException">A name is empty, repeated or "__metadata__", or a dtype safetensors cannot store (see <see cref="TensorDTypes.SupportedNames"/>).</exception>
     public static void Write(string path, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -10,6 +10,9 @@ namespace PeftSharp.IO.SafeTensors;
 /// </summary>
 public sealed class ShardedSafeTensors : IMappedTensorSource
 {
+    /// <summary>
+    /// The index file name save_pretrained writes for a sharded checkpoint, "model.safetensors.index.json".
+    /// </summary>
     public const string IndexFileName = "model.safetensors.index.json";
     private const long MaxIndexBytes = 100_000_000;
 
@@ -20,9 +23,13 @@ public sealed class ShardedSafeTensors : IMappedTensorSource
     private readonly Lock _gate = new();
     private bool _disposed;
 
+    /// <summary>The index file this was opened from.</summary>
     public string IndexPath { get; }
+    /// <summary>The folder of the index; shard file names are relative to it.</summary>
     public string Folder { get; }
+    /// <summary>The distinct shard file names the index's weight_map refers to.</summary>
     public IReadOnlyCollection<string> ShardFiles => _keysByShard.Keys;
+    /// <inheritdoc/>
     public IReadOnlyCollection<string> Keys => _weightMap.Keys;
     /// <summary>The index's "metadata"; non-string values (total_size) as their JSON text.</summary>
     public IReadOnlyDictionary<string, string> Metadata => _metadata;
@@ -90,10 +97,13 @@ public sealed class ShardedSafeTensors : IMappedTensorSource
         }
     }
 
+    /// <inheritdoc/>
     public bool Contains(string key) => _weightMap.ContainsKey(key);
 
+    /// <inheritdoc/>
     public TensorInfo GetInfo(string key) => ShardOf(key).GetInfo(key);
 
+    /// <inheritdoc/>
     public torch.Tensor Load(string key, torch.ScalarType? dtype = null) => ShardOf(key).Load(key, dtype);
 
     /// <summary>Zero-copy where possible; see <see cref="SafeTensorsFile.LoadMapped"/>.</summary>
@@ -131,6 +141,9 @@ public sealed class ShardedSafeTensors : IMappedTensorSource
         }
     }
 
+    /// <summary>
+    /// Closes every shard opened so far; mapped tensors stay valid (see <see cref="SafeTensorsFile.LoadMapped"/>).
+    /// </summary>
     public void Dispose()
     {
         lock (_gate)

@@ -15,8 +15,11 @@ namespace PeftSharp.IO.SafeTensors;
 public static partial class ShardedSafeTensorsWriter
 {
     /// <summary>Writes <paramref name="tensors"/> into <paramref name="folder"/>; returns the file names written.</summary>
+    /// <param name="folder">The output folder; created when missing.</param>
+    /// <param name="tensors">Name and CPU tensor pairs, in the order shards are filled; names must be unique.</param>
     /// <param name="maxShardBytes">Upper bound of tensor bytes per shard (HF's max_shard_size, e.g. 5 GB).</param>
     /// <param name="metadata">Stored in every shard's __metadata__; "format": "pt" is added when absent, as transformers expects.</param>
+    /// <param name="prefix">File name stem: "model" gives model.safetensors / model-00001-of-00002.safetensors and model.safetensors.index.json.</param>
     public static IReadOnlyList<string> Write(string folder, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
         long maxShardBytes, IReadOnlyDictionary<string, string>? metadata = null, string prefix = "model")
     {

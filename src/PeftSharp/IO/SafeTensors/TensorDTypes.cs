@@ -5,6 +5,8 @@ namespace PeftSharp.IO.SafeTensors;
 /// <summary>The one place that maps checkpoint element types to TorchSharp scalar types and sizes.</summary>
 public static class TensorDTypes
 {
+    /// <summary>The TorchSharp scalar type that holds <paramref name="dtype"/> (U8 is Byte, BOOL is Bool).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="TensorDType"/>.</exception>
     public static torch.ScalarType ToScalarType(this TensorDType dtype) => dtype switch
     {
         TensorDType.F64 => torch.ScalarType.Float64,
@@ -36,6 +38,8 @@ public static class TensorDTypes
         _ => null,
     };
 
+    /// <summary>Bytes per element: 8, 4, 2 or 1.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="TensorDType"/>.</exception>
     public static int ElementSize(this TensorDType dtype) => dtype switch
     {
         TensorDType.F64 or TensorDType.I64 => 8,
@@ -76,7 +80,9 @@ public static class TensorDTypes
         return false;
     }
 
+    /// <summary>Every <see cref="TensorDType"/>, in declaration order.</summary>
     public static IReadOnlyList<TensorDType> Supported { get; } = Enum.GetValues<TensorDType>();
 
+    /// <summary>The supported safetensors spellings, comma-separated ("F64, F32, ..."), for error messages.</summary>
     public static string SupportedNames => string.Join(", ", Supported.Select(d => d.ToName()));
 }

@@ -14,6 +14,7 @@ namespace PeftSharp.Nn.Fused;
 /// </summary>
 public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<BlockwiseAttentionFunction>
 {
+    /// <summary>The autograd node's name, "BlockwiseAttentionFunction".</summary>
     public override string Name => nameof(BlockwiseAttentionFunction);
 
     /// <summary>Queries per block: big enough for efficient matmuls, small enough that a block's scores stay in cache.</summary>
@@ -48,6 +49,13 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
     static Tensor Rows(Tensor grouped, long c0, long n) =>
         grouped.narrow(3, c0, n).reshape(grouped.shape[0], grouped.shape[1], grouped.shape[2] * n, grouped.shape[4]);
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Apply"/> (which checks the shapes; call that instead).
+    /// Computes the attention block by block and saves only the pre-scaled q, k, v and the mask.
+    /// </summary>
+    /// <param name="ctx">The autograd context.</param>
+    /// <param name="vars">q, k, v and the mask (or null).</param>
+    /// <returns>The attention output [B, H, T, d].</returns>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var (q, k, v, mask) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor);
@@ -67,6 +75,10 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
         return AutogradHandoff.Output(output.view(b, h, t, d).MoveToOuterDisposeScope());
     }
 
+    /// <summary>Autograd entry: recomputes each query block's probabilities and accumulates dq, dk, dv.</summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/d(output), [B, H, T, d].</param>
+    /// <returns>dq, dk, dv (null where not required) and null for the mask.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null);

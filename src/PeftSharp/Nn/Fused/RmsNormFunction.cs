@@ -10,6 +10,7 @@ namespace PeftSharp.Nn.Fused;
 /// </summary>
 public sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFunction>
 {
+    /// <summary>The autograd node's name, "RmsNormFunction".</summary>
     public override string Name => nameof(RmsNormFunction);
 
     /// <summary>y = RMSNorm(x) · weight; the weight gets a gradient only if it requires one.</summary>
@@ -18,6 +19,14 @@ public sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFunct
     /// <summary>fp64 stays fp64; everything else is normalised in fp32.</summary>
     static ScalarType ComputeType(Tensor x) => x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Apply"/>; call that instead. Saves x, the per-row
+    /// inverse RMS and the weight.
+    /// </summary>
+    /// <param name="ctx">The autograd context.</param>
+    /// <param name="vars">x, the weight [x.shape[-1]] and eps (double).</param>
+    /// <returns>The normalised, scaled x in x's dtype (or the promoted dtype when the weight is wider).</returns>
+    /// <exception cref="ArgumentException">The weight is not 1-D of the input's last-dimension size.</exception>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -37,6 +46,13 @@ public sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFunct
         return AutogradHandoff.Output(y);
     }
 
+    /// <summary>
+    /// Autograd entry: dx = inv·(dn − n·mean(dn·n)) with dn = g·w, and dw = Σ g·n over the leading dimensions, computed
+    /// in fp32 (fp64 for fp64).
+    /// </summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/dy, shaped like x.</param>
+    /// <returns>dx, dw (null where not required) and null for eps.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null);

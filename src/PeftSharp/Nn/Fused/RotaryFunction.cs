@@ -13,11 +13,19 @@ namespace PeftSharp.Nn.Fused;
 /// </summary>
 public sealed class RotaryFunction : autograd.SingleTensorFunction<RotaryFunction>
 {
+    /// <summary>The autograd node's name, "RotaryFunction".</summary>
     public override string Name => nameof(RotaryFunction);
 
     /// <summary>Rotates x [.., headDim] by cos/sin (broadcastable to x; constants without gradient).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => AutogradHandoff.Applied(apply(x, cos, sin));
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Apply"/>; call that instead. Saves only cos and sin.
+    /// </summary>
+    /// <param name="ctx">The autograd context.</param>
+    /// <param name="vars">x [.., headDim], cos and sin (broadcastable to x).</param>
+    /// <returns>The rotated x.</returns>
+    /// <exception cref="ArgumentException">The last dimension is odd or differs between x, cos and sin.</exception>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
@@ -35,6 +43,10 @@ public sealed class RotaryFunction : autograd.SingleTensorFunction<RotaryFunctio
         return AutogradHandoff.Output(y);
     }
 
+    /// <summary>Autograd entry: the transposed rotation dx = g·cos + rotate_half_T(g·sin).</summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/dy, shaped like x.</param>
+    /// <returns>dx in x's dtype, and null for cos and sin.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null);

@@ -12,11 +12,20 @@ namespace PeftSharp.Nn.Fused;
 /// </summary>
 public sealed class SwiGluFunction : autograd.SingleTensorFunction<SwiGluFunction>
 {
+    /// <summary>The autograd node's name, "SwiGluFunction".</summary>
     public override string Name => nameof(SwiGluFunction);
 
     /// <summary>silu(gate)·up for gate and up of the same shape.</summary>
     public static Tensor Apply(Tensor gate, Tensor up) => AutogradHandoff.Applied(apply(gate, up));
 
+    /// <summary>
+    /// Autograd entry, called by TorchSharp through <see cref="Apply"/>; call that instead. Saves gate and up; computes
+    /// silu(gate)·up with the plain ops.
+    /// </summary>
+    /// <param name="ctx">The autograd context.</param>
+    /// <param name="vars">gate and up, of one shape.</param>
+    /// <returns>silu(gate)·up.</returns>
+    /// <exception cref="ArgumentException">gate and up differ in shape.</exception>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var gate = (Tensor)vars[0];
@@ -31,6 +40,13 @@ public sealed class SwiGluFunction : autograd.SingleTensorFunction<SwiGluFunctio
         return AutogradHandoff.Output(s.dtype == promote_types(gate.dtype, up.dtype) ? s.mul_(up) : s * up);
     }
 
+    /// <summary>
+    /// Autograd entry: d_gate and d_up from the saved gate and up, through <see cref="SwiGluKernel"/> on contiguous CPU
+    /// bf16/fp32, else torch ops.
+    /// </summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/d(output), shaped like gate.</param>
+    /// <returns>d_gate and d_up (null where not required).</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null);

@@ -14,14 +14,24 @@ public sealed class BnbWeightQuantizer : IWeightQuantizer
     readonly QuantizationConfig config;
     readonly ScalarType computeDType;
 
+    /// <summary>
+    /// A quantizer for <paramref name="config"/> (validated here); the 4-bit compute dtype is bf16 when
+    /// bnb_4bit_compute_dtype is "bfloat16", else fp32.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The config is invalid (see <see cref="QuantizationConfig.Validate"/>).</exception>
     public BnbWeightQuantizer(QuantizationConfig config)
     {
         this.config = config.Validate();
         computeDType = config.Bnb4BitComputeDtype == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
     }
 
+    /// <inheritdoc/>
     public bool Quantizes(string linearPath) => config.Quantizes(linearPath);
 
+    /// <summary>
+    /// Quantizes a dense [out, in] weight: LLM.int8 (row-wise absmax int8) when load_in_8bit, else NF4/FP4 blockwise
+    /// with the configured block size and double quantization.
+    /// </summary>
     public IQuantizedWeight Quantize(Tensor dense)
     {
         if (config.LoadIn8Bit) return new EightBitWeight(Int8Quantizer.Quantize(dense), config.LlmInt8Threshold);
@@ -32,6 +42,7 @@ public sealed class BnbWeightQuantizer : IWeightQuantizer
     static readonly string[] FourBitKeys = { "weight", "weight.absmax", "weight.quant_map", "weight.nested_absmax", "weight.nested_quant_map" };
     static readonly string[] EightBitKeys = { "weight", "SCB", Int8Weight.WeightFormatKey };
 
+    /// <inheritdoc/>
     public IReadOnlyList<string>? PrequantizedKeys(ITensorSource source, string linearPath)
     {
         var p = linearPath + ".";
@@ -43,6 +54,7 @@ public sealed class BnbWeightQuantizer : IWeightQuantizer
         return null;
     }
 
+    /// <inheritdoc/>
     public IQuantizedWeight LoadPrequantized(ITensorSource source, string linearPath)
     {
         var keys = PrequantizedKeys(source, linearPath) ?? throw new PeftSharpException($"'{linearPath}' is not stored quantized");

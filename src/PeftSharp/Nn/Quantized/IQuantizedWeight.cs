@@ -10,7 +10,9 @@ public interface IQuantizedWeight : IDisposable
 {
     /// <summary>"nf4", "fp4" or "int8".</summary>
     string Format { get; }
+    /// <summary>Rows of the dense weight: the Linear's output width.</summary>
     long OutFeatures { get; }
+    /// <summary>Columns of the dense weight: the Linear's input width.</summary>
     long InFeatures { get; }
     /// <summary>Bytes of every tensor this weight keeps (packed codes, scales, nested scales).</summary>
     long StorageBytes { get; }

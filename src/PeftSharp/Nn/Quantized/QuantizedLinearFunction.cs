@@ -12,6 +12,7 @@ namespace PeftSharp.Nn.Quantized;
 /// </summary>
 public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<QuantizedLinearFunction>
 {
+    /// <summary>The autograd node's name, "QuantizedLinearFunction".</summary>
     public override string Name => nameof(QuantizedLinearFunction);
 
     /// <summary>Arguments: x (Tensor), bias (Tensor or null), weight (IQuantizedWeight).</summary>
@@ -30,6 +31,13 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         return AutogradHandoff.Output(y.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Autograd entry: dx = dy Ŵ with Ŵ dequantized again, and db = Σ dy over the leading dimensions when the bias
+    /// trains; the weight gets none.
+    /// </summary>
+    /// <param name="ctx">The context forward saved into.</param>
+    /// <param name="grad">dL/dy, [.., out].</param>
+    /// <returns>dx in x's dtype, db or null, and null for the weight.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
         if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null);
@@ -41,5 +49,12 @@ public sealed class QuantizedLinearFunction : autograd.SingleTensorFunction<Quan
         return AutogradHandoff.Return(grad, dx, db, null);
     }
 
+    /// <summary>
+    /// y = x Ŵᵀ + b with the memory-saving backward; what <see cref="Linear.BaseForward"/> uses for a quantized layer.
+    /// </summary>
+    /// <param name="x">Input [.., in].</param>
+    /// <param name="bias">Bias [out], or null.</param>
+    /// <param name="weight">The quantized weight (frozen).</param>
+    /// <returns>[.., out] in x's dtype.</returns>
     public static Tensor Apply(Tensor x, Tensor? bias, IQuantizedWeight weight) => AutogradHandoff.Applied(apply(x, bias!, weight));
 }

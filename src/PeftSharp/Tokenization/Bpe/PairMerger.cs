@@ -1,7 +1,7 @@
 namespace PeftSharp.Tokenization.Bpe;
 
 /// <summary>What merging two adjacent symbols yields: the merged id and its priority (lower merges first).</summary>
-public delegate bool TryMergePair(int left, int right, out double priority, out int merged);
+internal delegate bool TryMergePair(int left, int right, out double priority, out int merged);
 
 /// <summary>
 /// Greedy BPE: repeatedly merges the adjacent pair with the lowest priority, leftmost first among ties.
@@ -9,7 +9,7 @@ public delegate bool TryMergePair(int left, int right, out double priority, out 
 /// This is the shared core of HF BPE (priority = merge rank), sentencepiece and llama2.c (priority = -score)
 /// and tiktoken (priority = rank of the merged bytes).
 /// </summary>
-public static class PairMerger
+internal static class PairMerger
 {
     public static List<int> Merge(IReadOnlyList<int> symbols, TryMergePair tryMerge)
     {

@@ -6,7 +6,7 @@ using PeftSharp.Tokenization.Bpe;
 namespace PeftSharp.Tokenization.HuggingFace;
 
 /// <summary>HF's BPE model: chars of a pre-token to ids (byte fallback or unk for unknown chars), then merges by rank.</summary>
-public sealed class HfBpeModel
+internal sealed class HfBpeModel
 {
     private const int CacheLimit = 200_000;
     private readonly Dictionary<(int, int), (int Rank, int Merged)> _merges = [];

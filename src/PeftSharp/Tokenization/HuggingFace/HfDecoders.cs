@@ -6,7 +6,7 @@ using PeftSharp.Tokenization.Bpe;
 namespace PeftSharp.Tokenization.HuggingFace;
 
 /// <summary>An HF decoder step: maps the list of token strings to a new list (HF's decode_chain); the result is concatenated.</summary>
-public interface IHfDecoder
+internal interface IHfDecoder
 {
     List<string> DecodeChain(List<string> tokens);
 }

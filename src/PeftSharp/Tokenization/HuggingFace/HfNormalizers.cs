@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace PeftSharp.Tokenization.HuggingFace;
 
 /// <summary>An HF normalizer: rewrites one segment of input before pre-tokenization.</summary>
-public interface IHfNormalizer
+internal interface IHfNormalizer
 {
     string Normalize(string text);
 }

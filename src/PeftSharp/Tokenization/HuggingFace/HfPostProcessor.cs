@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace PeftSharp.Tokenization.HuggingFace;
 
 /// <summary>What HF's post-processor adds around a single sequence when special tokens are requested.</summary>
-public sealed record HfPostProcessor(IReadOnlyList<int> Prefix, IReadOnlyList<int> Suffix)
+internal sealed record HfPostProcessor(IReadOnlyList<int> Prefix, IReadOnlyList<int> Suffix)
 {
     public static readonly HfPostProcessor None = new([], []);
 

@@ -5,10 +5,10 @@ using PeftSharp.Tokenization.Bpe;
 namespace PeftSharp.Tokenization.HuggingFace;
 
 /// <summary>One piece of pre-tokenized input; <see cref="AtStart"/> tells whether it begins at offset 0 of the original text.</summary>
-public readonly record struct PreToken(string Text, bool AtStart);
+internal readonly record struct PreToken(string Text, bool AtStart);
 
 /// <summary>An HF pre-tokenizer: splits (and may rewrite) a piece into smaller pieces.</summary>
-public interface IHfPreTokenizer
+internal interface IHfPreTokenizer
 {
     void Split(PreToken piece, List<PreToken> output);
 }

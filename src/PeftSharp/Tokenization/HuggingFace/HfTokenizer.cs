@@ -21,11 +21,22 @@ public sealed class HfTokenizer : ITextTokenizer
     private readonly Dictionary<int, string> _idToToken = [];
     private readonly bool _cleanUp;
 
+    /// <inheritdoc/>
     public int VocabSize { get; }
+    /// <summary>
+    /// BOS: tokenizer_config's bos_token, else config.json's bos_token_id, else the first id the post-processor's
+    /// template puts in front.
+    /// </summary>
     public int? BosId { get; }
+    /// <inheritdoc/>
     public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    /// <inheritdoc/>
     public IReadOnlyList<int> EosIds { get; }
+    /// <inheritdoc/>
     public int? PadId { get; }
+    /// <summary>
+    /// The file's added_tokens (special and not), each matched whole in the input before normalization.
+    /// </summary>
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
 
     /// <summary>
@@ -80,6 +91,7 @@ public sealed class HfTokenizer : ITextTokenizer
         _cleanUp = settings.CleanUpTokenizationSpaces;
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -100,6 +112,7 @@ public sealed class HfTokenizer : ITextTokenizer
         return ids;
     }
 
+    /// <inheritdoc/>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         var tokens = new List<string>();
@@ -113,9 +126,12 @@ public sealed class HfTokenizer : ITextTokenizer
         return _cleanUp ? SpecialTokenSettings.CleanUp(text) : text;
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentOutOfRangeException">The id is not in the vocabulary.</exception>
     public string IdToToken(int id) =>
         _idToToken.TryGetValue(id, out var t) ? t : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
 
+    /// <inheritdoc/>
     public int? TokenToId(string token) =>
         _addedByContent.TryGetValue(token, out var a) ? a.Id : _model.Vocab.TryGetValue(token, out int id) ? id : null;
 }

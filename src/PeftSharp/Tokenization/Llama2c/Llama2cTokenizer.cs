@@ -14,18 +14,28 @@ public sealed class Llama2cTokenizer : ITextTokenizer
     private readonly float[] _scores;
     private readonly Dictionary<string, int> _lookup = new(StringComparer.Ordinal);
 
+    /// <summary>Number of pieces in the file (32000 for Llama-2's vocabulary, 512 for stories260K).</summary>
     public int VocabSize => _pieces.Length;
+    /// <summary>
+    /// The header's max_token_length: the longest piece in bytes (run.c sizes its merge buffer with it).
+    /// </summary>
     public int MaxTokenLength { get; }
+    /// <inheritdoc/>
     public int? BosId { get; }
+    /// <inheritdoc/>
     public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    /// <inheritdoc/>
     public IReadOnlyList<int> EosIds { get; }
+    /// <inheritdoc/>
     public int? PadId { get; }
 
     /// <summary>Ids 0..2 are &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;; 3..258 the byte pieces run.c's byte fallback uses.</summary>
     private const int FirstMergeId = 3 + 256;
 
     /// <summary>Reads <paramref name="path"/>; throws <see cref="InvalidFileFormatException"/> when it is truncated or not a llama2.c tokenizer.</summary>
+    /// <param name="path">The tokenizer.bin file.</param>
     /// <param name="vocabSize">The model's vocab_size when known: the file is then checked to hold exactly that many tokens.</param>
+    /// <param name="settings">Special tokens from the model folder; null: run.c's own (BOS 1, EOS 2, no padding).</param>
     public Llama2cTokenizer(string path, int? vocabSize = null, SpecialTokenSettings? settings = null)
     {
         if (!File.Exists(path)) throw new InvalidFileFormatException(path, "file not found");
@@ -121,8 +131,11 @@ public sealed class Llama2cTokenizer : ITextTokenizer
         ? Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(_pieces[id]))
         : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
 
+    /// <inheritdoc/>
     public int? TokenToId(string token) =>
         _lookup.TryGetValue(Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(token)), out int id) ? id : null;
 
+    /// <summary>The piece's merge score from the file (run.c merges the pair whose result scores highest).</summary>
+    /// <exception cref="IndexOutOfRangeException">The id is outside the vocabulary.</exception>
     public float Score(int id) => _scores[id];
 }

@@ -13,6 +13,11 @@ public static class Llama2cTokenizerJson
 {
     const string Space = "\u2581";
 
+    /// <summary>
+    /// The tokenizer.json document for <paramref name="tok"/>: BPE vocab and score-ranked merges, byte fallback,
+    /// &lt;unk&gt;/BOS/EOS as special added tokens, Metaspace pre-tokenizer and the matching decoders.
+    /// </summary>
+    /// <returns>A JSON object ready to write as tokenizer.json.</returns>
     public static JsonObject Build(Llama2cTokenizer tok)
     {
         var specials = new HashSet<int> { 0 };

@@ -22,12 +22,25 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
     private readonly bool _addBos;
     private readonly bool _addEos;
 
+    /// <inheritdoc/>
     public int VocabSize => _model.Pieces.Count;
+    /// <inheritdoc/>
     public int? BosId { get; }
+    /// <inheritdoc/>
     public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    /// <inheritdoc/>
     public IReadOnlyList<int> EosIds { get; }
+    /// <inheritdoc/>
     public int? PadId { get; }
 
+    /// <summary>
+    /// A tokenizer over a parsed tokenizer.model. BOS is added by default and EOS not (Llama's add_bos_token /
+    /// add_eos_token), unless <paramref name="settings"/> says otherwise.
+    /// </summary>
+    /// <param name="model">The parsed model; must be BPE with identity normalization.</param>
+    /// <param name="path">The file it came from, for messages.</param>
+    /// <param name="settings">Special tokens and add_bos/add_eos from the model folder; null: the model's own ids.</param>
+    /// <exception cref="ConfigurationException">The model is not BPE, uses a precompiled normalizer charsmap, or treats whitespace as a suffix.</exception>
     public SentencePieceBpeTokenizer(SentencePieceModel model, string path, SpecialTokenSettings? settings = null)
     {
         settings ??= SpecialTokenSettings.Empty;
@@ -60,6 +73,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
 
     private static string ModelTypeName(int t) => t switch { 1 => "UNIGRAM", 2 => "BPE", 3 => "WORD", 4 => "CHAR", _ => "unknown" };
 
+    /// <inheritdoc/>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -140,6 +154,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         return true;
     }
 
+    /// <inheritdoc/>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         var sb = new StringBuilder();
@@ -169,9 +184,12 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         bytes.Clear();
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentOutOfRangeException">The id is not in the vocabulary.</exception>
     public string IdToToken(int id) => id >= 0 && id < _model.Pieces.Count
         ? _model.Pieces[id].Text
         : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
 
+    /// <inheritdoc/>
     public int? TokenToId(string token) => _all.TryGetValue(token, out int id) ? id : null;
 }

@@ -3,34 +3,77 @@ using System.Text;
 namespace PeftSharp.Tokenization.SentencePiece;
 
 /// <summary>sentencepiece's piece types (ModelProto.SentencePiece.Type).</summary>
-public enum PieceType { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 }
+public enum PieceType
+{
+    /// <summary>An ordinary piece, used in merges.</summary>
+    Normal = 1,
+    /// <summary>The unknown piece (&lt;unk&gt;).</summary>
+    Unknown = 2,
+    /// <summary>A control symbol such as &lt;s&gt; or &lt;/s&gt;: never produced from text.</summary>
+    Control = 3,
+    /// <summary>A user-defined symbol, always matched whole in the input.</summary>
+    UserDefined = 4,
+    /// <summary>A piece kept in the vocabulary but not produced by training; still mergeable here, as in sentencepiece's BPE.</summary>
+    Unused = 5,
+    /// <summary>A byte-fallback piece &lt;0xXX&gt;.</summary>
+    Byte = 6,
+}
 
+/// <summary>One vocabulary entry of a sentencepiece model.</summary>
+/// <param name="Text">The piece, with "▁" for a space (byte pieces are written "&lt;0x0A&gt;").</param>
+/// <param name="Score">Its score: the merge priority for BPE (higher merges first), the log probability for unigram.</param>
+/// <param name="Type">Normal, unknown, control, user-defined, unused or byte.</param>
 public sealed record Piece(string Text, float Score, PieceType Type);
 
 /// <summary>The parts of a sentencepiece ModelProto that encoding needs, parsed from the protobuf bytes.</summary>
 public sealed class SentencePieceModel
 {
+    /// <summary>The vocabulary; a piece's index is its id.</summary>
     public List<Piece> Pieces { get; } = [];
     /// <summary>TrainerSpec.model_type: 1 UNIGRAM, 2 BPE, 3 WORD, 4 CHAR.</summary>
     public int ModelType { get; private set; } = 1;
+    /// <summary>
+    /// TrainerSpec.byte_fallback: unknown characters become &lt;0xXX&gt; byte pieces instead of &lt;unk&gt;.
+    /// </summary>
     public bool ByteFallback { get; private set; }
+    /// <summary>TrainerSpec.unk_id; default 0.</summary>
     public int UnkId { get; private set; }
+    /// <summary>TrainerSpec.bos_id; default 1 (-1: none).</summary>
     public int BosId { get; private set; } = 1;
+    /// <summary>TrainerSpec.eos_id; default 2 (-1: none).</summary>
     public int EosId { get; private set; } = 2;
+    /// <summary>TrainerSpec.pad_id; default -1 (none).</summary>
     public int PadId { get; private set; } = -1;
+    /// <summary>
+    /// TrainerSpec.treat_whitespace_as_suffix: "▁" ends pieces instead of starting them (not supported for encoding).
+    /// </summary>
     public bool TreatWhitespaceAsSuffix { get; private set; }
+    /// <summary>NormalizerSpec.name (e.g. "identity", "nmt_nfkc"); empty when absent.</summary>
     public string NormalizerName { get; private set; } = "";
+    /// <summary>
+    /// True when NormalizerSpec carries a precompiled_charsmap (an NFKC-style rule table this library does not apply).
+    /// </summary>
     public bool HasPrecompiledCharsMap { get; private set; }
+    /// <summary>NormalizerSpec.add_dummy_prefix: prepend a space ("▁") to the input; default true.</summary>
     public bool AddDummyPrefix { get; private set; } = true;
+    /// <summary>
+    /// NormalizerSpec.remove_extra_whitespaces: trim and collapse runs of spaces; default true (Llama's model sets
+    /// false).
+    /// </summary>
     public bool RemoveExtraWhitespaces { get; private set; } = true;
+    /// <summary>NormalizerSpec.escape_whitespaces: write spaces as "▁"; default true.</summary>
     public bool EscapeWhitespaces { get; private set; } = true;
 
+    /// <summary>Reads a tokenizer.model file (a serialized sentencepiece ModelProto).</summary>
+    /// <exception cref="InvalidFileFormatException">The file is missing or is not a valid ModelProto.</exception>
     public static SentencePieceModel Parse(string path)
     {
         if (!File.Exists(path)) throw new InvalidFileFormatException(path, "file not found");
         return Parse(File.ReadAllBytes(path), path);
     }
 
+    /// <summary>Parses ModelProto bytes; <paramref name="path"/> only names the source in messages.</summary>
+    /// <exception cref="InvalidFileFormatException">The bytes are not a valid ModelProto.</exception>
     public static SentencePieceModel Parse(ReadOnlySpan<byte> data, string path)
     {
         var model = new SentencePieceModel();

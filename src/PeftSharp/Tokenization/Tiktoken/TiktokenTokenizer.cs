@@ -22,13 +22,22 @@ public sealed class TiktokenTokenizer : ITextTokenizer
     private readonly Regex _pattern;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
+    /// <inheritdoc/>
     public int VocabSize { get; }
+    /// <inheritdoc/>
     public int? BosId { get; }
+    /// <inheritdoc/>
     public int? EosId => EosIds.Count > 0 ? EosIds[0] : null;
+    /// <inheritdoc/>
     public IReadOnlyList<int> EosIds { get; }
+    /// <inheritdoc/>
     public int? PadId { get; }
 
+    /// <summary>Reads a .tiktoken file ("base64token rank" per line).</summary>
+    /// <param name="path">The .tiktoken file.</param>
+    /// <param name="pattern">The pre-tokenizer split regex; null: <see cref="Gpt2Pattern"/>.</param>
     /// <param name="specialTokens">Special token text to id, e.g. {"&lt;|endoftext|&gt;": 50256}; null means &lt;|endoftext|&gt; after the last rank.</param>
+    /// <param name="settings">Special tokens from the model folder; null: no BOS or padding, EOS &lt;|endoftext|&gt; when it is among the special tokens.</param>
     public TiktokenTokenizer(string path, string? pattern = null, IReadOnlyDictionary<string, int>? specialTokens = null, SpecialTokenSettings? settings = null)
         : this(path, ReadRanks(path), pattern, specialTokens, settings) { }
 
@@ -149,6 +158,7 @@ public sealed class TiktokenTokenizer : ITextTokenizer
         return found;
     }
 
+    /// <inheritdoc/>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         var bytes = new List<byte>();
@@ -169,6 +179,7 @@ public sealed class TiktokenTokenizer : ITextTokenizer
         : _bytesOf.TryGetValue(id, out var b) ? Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(b))
         : throw new ArgumentOutOfRangeException(nameof(id), id, $"id is outside the vocabulary (size {VocabSize})");
 
+    /// <inheritdoc/>
     public int? TokenToId(string token) =>
         _specials.Values.FirstOrDefault(t => t.Content == token)?.Id
         ?? (_ranks.TryGetValue(Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(token)), out int r) ? r : null);

@@ -10,14 +10,28 @@ public sealed class WhisperSpecialTokens
     private readonly Dictionary<string, int> _languageIds;
     private readonly Func<string, IReadOnlyList<int>> _encodeOrdinary;
 
+    /// <summary>The tokenizer the ids were resolved from.</summary>
     public ITextTokenizer Tokenizer { get; }
+    /// <summary>&lt;|endoftext|&gt;: ends every transcript; HF also pads with it.</summary>
     public int EndOfText { get; }
+    /// <summary>&lt;|startoftranscript|&gt;: the decoder start token, first in every forced prefix.</summary>
     public int StartOfTranscript { get; }
+    /// <summary>&lt;|transcribe|&gt;: the task token for writing speech in its own language.</summary>
     public int Transcribe { get; }
+    /// <summary>&lt;|translate|&gt;: the task token for translating speech to English.</summary>
     public int Translate { get; }
+    /// <summary>&lt;|notimestamps|&gt;: ends the prefix when decoding text without timestamps.</summary>
     public int NoTimestamps { get; }
+    /// <summary>
+    /// &lt;|startofprev|&gt;: introduces previous-window text as a prompt; suppressed during decoding.
+    /// </summary>
     public int StartOfPrev { get; }
+    /// <summary>&lt;|startoflm|&gt;: unused by transcription; suppressed during decoding.</summary>
     public int StartOfLm { get; }
+    /// <summary>
+    /// &lt;|nospeech|&gt; (named &lt;|nocaptions|&gt; in older vocabularies): its probability flags silent windows;
+    /// null when the tokenizer has neither.
+    /// </summary>
     public int? NoSpeech { get; }
     /// <summary>Language codes with a token, in token order.</summary>
     public IReadOnlyList<string> LanguageCodes { get; }

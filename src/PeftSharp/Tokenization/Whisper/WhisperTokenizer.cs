@@ -24,30 +24,49 @@ public sealed class WhisperTokenizer : ITextTokenizer
     private readonly TiktokenTokenizer _tiktoken;
     private readonly Dictionary<string, int> _languageIds = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Ranks plus special tokens plus the 1501 timestamps (51865 for multilingual, 51864 for ".en", 51866 for
+    /// large-v3).
+    /// </summary>
     public int VocabSize { get; }
+    /// <summary>Number of language tokens: 99, or 100 for large-v3 (which adds Cantonese).</summary>
     public int NumLanguages { get; }
     /// <summary>False for the English-only ".en" checkpoints (gpt2.tiktoken): their decoder prefix has no language or task token.</summary>
     public bool IsMultilingual { get; }
 
+    /// <summary>&lt;|endoftext|&gt;: ends every transcript; also the padding and EOS id.</summary>
     public int EndOfText { get; }
+    /// <summary>&lt;|startoftranscript|&gt;: the decoder start token, also reported as <see cref="BosId"/>.</summary>
     public int StartOfTranscript { get; }
+    /// <summary>&lt;|translate|&gt;: the task token for translating to English.</summary>
     public int Translate { get; }
+    /// <summary>&lt;|transcribe|&gt;: the task token for writing speech in its own language.</summary>
     public int Transcribe { get; }
+    /// <summary>&lt;|startoflm|&gt;: unused by transcription.</summary>
     public int StartOfLm { get; }
+    /// <summary>&lt;|startofprev|&gt;: introduces previous-window text as a prompt.</summary>
     public int StartOfPrev { get; }
+    /// <summary>&lt;|nospeech|&gt;: its probability flags silent windows.</summary>
     public int NoSpeech { get; }
+    /// <summary>&lt;|notimestamps|&gt;: ends the prefix when decoding text without timestamps.</summary>
     public int NoTimestamps { get; }
     /// <summary>Id of &lt;|0.00|&gt;; timestamps are this id plus seconds / 0.02.</summary>
     public int TimestampBegin { get; }
 
     /// <summary>Language used by <see cref="Encode"/> with special tokens (Whisper's get_tokenizer default: "en"; none for English-only models).</summary>
     public string? Language { get; init; }
+    /// <summary>
+    /// Task used by <see cref="Encode"/> with special tokens (multilingual models only); default
+    /// <see cref="WhisperTask.Transcribe"/>.
+    /// </summary>
     public WhisperTask Task { get; init; } = WhisperTask.Transcribe;
 
     /// <summary>Language codes that have a token, in token order.</summary>
     public IReadOnlyList<string> LanguageCodes { get; }
 
+    /// <summary>&lt;|startoftranscript|&gt;, the decoder start token.</summary>
     public int? BosId => StartOfTranscript;
+    /// <summary>&lt;|endoftext|&gt;.</summary>
     public int? EosId => EndOfText;
     /// <summary>Whisper pads with &lt;|endoftext|&gt; (Hugging Face's pad_token).</summary>
     public int? PadId => EndOfText;
@@ -125,12 +144,17 @@ public sealed class WhisperTokenizer : ITextTokenizer
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true) =>
         _tiktoken.Decode(skipSpecialTokens ? ids.Where(id => !IsSpecial(id)) : ids, skipSpecialTokens: false);
 
+    /// <inheritdoc/>
     public string IdToToken(int id) => _tiktoken.IdToToken(id);
+    /// <inheritdoc/>
     public int? TokenToId(string token) => _tiktoken.TokenToId(token);
 
     /// <summary>True for every special token, timestamps included.</summary>
     public bool IsSpecial(int id) => id >= EndOfText && id < VocabSize;
 
+    /// <summary>
+    /// True for the timestamp tokens &lt;|0.00|&gt; .. &lt;|30.00|&gt; (ids from <see cref="TimestampBegin"/>).
+    /// </summary>
     public bool IsTimestamp(int id) => id >= TimestampBegin && id < VocabSize;
 
     /// <summary>The time in seconds a timestamp token stands for.</summary>

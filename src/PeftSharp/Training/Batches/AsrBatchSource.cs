@@ -24,7 +24,12 @@ public sealed class AsrBatchSource : IBatchSource
     readonly int padId;
     readonly FeatureLru cache;
 
+    /// <summary>Batches over a manifest's examples; every transcript is tokenized here, audio is read per batch.</summary>
+    /// <param name="examples">The clips with their transcripts and languages.</param>
+    /// <param name="labels">Turns transcripts into decoder inputs and labels (and gives the pad id, &lt;|endoftext|&gt;).</param>
     /// <param name="filters">The checkpoint's filterbank: 80 bins for most Whisper models, 128 for large-v3.</param>
+    /// <param name="options">Batch size, shuffle seed, feature dtype and cache size; null: the defaults.</param>
+    /// <exception cref="ConfigurationException">The batch size is below 1, there are no examples, or a row names an unknown language.</exception>
     public AsrBatchSource(IReadOnlyList<AsrExample> examples, AsrLabelBuilder labels, MelFilterBank filters, AsrBatchOptions? options = null)
     {
         this.options = options ??= new AsrBatchOptions();
@@ -48,6 +53,7 @@ public sealed class AsrBatchSource : IBatchSource
         labels.WarnIfTruncated(location[..location.LastIndexOf(':')]); // the manifest the rows came from
     }
 
+    /// <inheritdoc/>
     public int BatchesPerEpoch => (examples.Count + options.BatchSize - 1) / options.BatchSize;
 
     /// <summary>The example indices of an epoch in their order.</summary>

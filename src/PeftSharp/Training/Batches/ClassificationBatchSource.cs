@@ -13,6 +13,13 @@ public sealed class ClassificationBatchSource : IBatchSource
     readonly int batchSize, padId, seed;
     readonly bool shuffle;
 
+    /// <summary>Batches over tokenized texts.</summary>
+    /// <param name="examples">The examples (token ids and label id).</param>
+    /// <param name="batchSize">Texts per micro-batch (micro_batch_size); at least 1.</param>
+    /// <param name="padId">The id right padding is filled with (masked out by the attention mask).</param>
+    /// <param name="shuffle">Shuffle per epoch (training) or keep file order (evaluation).</param>
+    /// <param name="seed">Seed of the per-epoch shuffle; default 42.</param>
+    /// <exception cref="ConfigurationException"><paramref name="batchSize"/> is below 1.</exception>
     public ClassificationBatchSource(IReadOnlyList<ClassificationExample> examples, int batchSize, int padId, bool shuffle, int seed = 42)
     {
         if (batchSize < 1) throw new ConfigurationException($"micro_batch_size must be at least 1, found {batchSize}");
@@ -23,6 +30,7 @@ public sealed class ClassificationBatchSource : IBatchSource
         this.seed = seed;
     }
 
+    /// <inheritdoc/>
     public int BatchesPerEpoch => (examples.Count + batchSize - 1) / batchSize;
 
     /// <summary>Example indices in the order epoch <paramref name="epoch"/> visits them.</summary>
@@ -33,6 +41,7 @@ public sealed class ClassificationBatchSource : IBatchSource
         return order;
     }
 
+    /// <inheritdoc/>
     public IEnumerable<TrainingBatch> Epoch(int epoch)
     {
         var order = Order(epoch);

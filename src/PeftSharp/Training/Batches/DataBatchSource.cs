@@ -9,6 +9,10 @@ public sealed class DataBatchSource : IBatchSource
     readonly bool packing;
     readonly int batchesPerEpoch;
 
+    /// <summary>
+    /// Wraps a <see cref="Batcher"/> over <paramref name="examples"/> with <paramref name="options"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The batch size or max_seq_length is below 1.</exception>
     public DataBatchSource(IReadOnlyList<TokenizedExample> examples, BatcherOptions options)
     {
         batcher = new Batcher(examples, options);
@@ -16,8 +20,14 @@ public sealed class DataBatchSource : IBatchSource
         batchesPerEpoch = batcher.BatchesPerEpoch;
     }
 
+    /// <inheritdoc/>
     public int BatchesPerEpoch => batchesPerEpoch;
 
+    /// <summary>
+    /// The batcher's batches as <see cref="TrainingBatch"/>es: packed ones carry position and sequence ids and no
+    /// attention mask (attention is kept within each example by the sequence ids); padded ones carry the attention
+    /// mask.
+    /// </summary>
     public IEnumerable<TrainingBatch> Epoch(int epoch)
     {
         foreach (var b in batcher.Epoch(epoch))

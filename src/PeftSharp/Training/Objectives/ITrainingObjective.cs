@@ -6,6 +6,9 @@ namespace PeftSharp.Training.Objectives;
 /// <summary>An evaluation pass: mean loss per target, and the task's own metrics (perplexity, accuracy, ...).</summary>
 public sealed record EvalResult(double Loss, long Targets, IReadOnlyDictionary<string, double> Metrics)
 {
+    /// <summary>
+    /// The "perplexity" metric when the objective reports one (language modelling, transcription); null otherwise.
+    /// </summary>
     public double? Perplexity => Metrics.TryGetValue("perplexity", out var p) ? p : null;
 }
 
@@ -17,6 +20,10 @@ public sealed record EvalResult(double Loss, long Targets, IReadOnlyDictionary<s
 /// </summary>
 public interface ITrainingObjective
 {
+    /// <summary>
+    /// The module being trained; the loop puts it in train/eval mode and, without an adapter, trains all its
+    /// parameters.
+    /// </summary>
     nn.Module Model { get; }
 
     /// <summary>Recompute activations in backward instead of storing them (when the model supports it).</summary>

@@ -18,6 +18,10 @@ public sealed class SequenceClassificationObjective : ITrainingObjective
     readonly LlamaForSequenceClassification model;
     readonly Tensor? classWeights;
 
+    /// <summary>A classification objective for <paramref name="model"/>.</summary>
+    /// <param name="model">The classifier (a Llama-family decoder with a score head over the last real token).</param>
+    /// <param name="classWeights">One loss weight per label in label-id order (see <see cref="Data.Classification.ClassWeights"/>), or null for an unweighted loss.</param>
+    /// <exception cref="ConfigurationException">The weights do not number one per label.</exception>
     public SequenceClassificationObjective(LlamaForSequenceClassification model, float[]? classWeights = null)
     {
         if (classWeights is not null && classWeights.Length != model.Labels.Count)
@@ -28,19 +32,25 @@ public sealed class SequenceClassificationObjective : ITrainingObjective
             : tensor(classWeights, dtype: model.score.weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
     }
 
+    /// <inheritdoc/>
     public nn.Module Model => model;
+    /// <inheritdoc/>
     public bool GradientCheckpointing { set => model.model.GradientCheckpointing = value; }
 
+    /// <summary>Summed (class-weighted) cross-entropy of the logits [B, labels] against the label ids [B].</summary>
     public Tensor Loss(TrainingBatch b)
     {
         var logits = model.Forward(b.InputIds, b.AttentionMask);
         return nn.functional.cross_entropy(logits, b.Labels, weight: classWeights, reduction: nn.Reduction.Sum);
     }
 
+    /// <summary>The batch's example count: one target per text.</summary>
     public long Targets(TrainingBatch b) => b.Labels.shape[0];
 
+    /// <inheritdoc/>
     public long Tokens(TrainingBatch b) => b.AttentionMask is { } m ? m.sum().item<long>() : b.InputIds.numel();
 
+    /// <summary>Mean loss per example, with "accuracy" and "macro_f1" as metrics.</summary>
     public EvalResult Evaluate(IBatchSource source)
     {
         var p = ClassifierPredictions.Run(model, source);
@@ -52,9 +62,11 @@ public sealed class SequenceClassificationObjective : ITrainingObjective
         });
     }
 
+    /// <inheritdoc/>
     public void SaveModel(string folder, IReadOnlyDictionary<string, string>? extraFiles, bool overwrite) =>
         ModelFolderWriter.Save(model, new HashSet<string>(), ClassifierConfig.ToJson(model), null, folder, extraFiles, overwrite: overwrite);
 
+    /// <inheritdoc/>
     public void LoadModel(string folder)
     {
         using var src = SafeTensorsCheckpoint.Open(folder);

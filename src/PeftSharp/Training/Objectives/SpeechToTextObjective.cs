@@ -21,9 +21,16 @@ public sealed record AsrEvalSettings(IReadOnlyList<AsrExample> Examples, MelFilt
 /// </summary>
 public sealed class SpeechToTextObjective(WhisperForConditionalGeneration model, AsrEvalSettings? transcribe = null) : ITrainingObjective
 {
+    /// <inheritdoc/>
     public nn.Module Model => model;
+    /// <inheritdoc/>
     public bool GradientCheckpointing { set => model.GradientCheckpointing = value; }
 
+    /// <summary>
+    /// Summed fp32 cross-entropy of the decoder logits against the labels (aligned with the decoder inputs; -100
+    /// ignored).
+    /// </summary>
+    /// <exception cref="PeftSharpException">The batch has no input features.</exception>
     public Tensor Loss(TrainingBatch b)
     {
         var features = b.InputFeatures ?? throw new PeftSharpException("a speech batch needs input features (log-mel spectrograms)");
@@ -33,10 +40,17 @@ public sealed class SpeechToTextObjective(WhisperForConditionalGeneration model,
             ignore_index: CausalLmLoss.IgnoreIndex, reduction: nn.Reduction.Sum);
     }
 
+    /// <summary>Label tokens that are not -100.</summary>
     public long Targets(TrainingBatch b) => b.Labels.ne(CausalLmLoss.IgnoreIndex).sum().item<long>();
 
+    /// <summary>
+    /// Decoder tokens trained on (the same count as <see cref="Targets"/>; audio frames are not counted).
+    /// </summary>
     public long Tokens(TrainingBatch b) => b.Labels.ne(CausalLmLoss.IgnoreIndex).sum().item<long>();
 
+    /// <summary>
+    /// Token loss and perplexity over the source and, when eval clips were given, "wer" and "cer" of their transcripts.
+    /// </summary>
     public EvalResult Evaluate(IBatchSource source)
     {
         var (loss, perplexity, count) = DatasetLoss.Compute(source, b => (Loss(b), Targets(b)));
@@ -50,15 +64,18 @@ public sealed class SpeechToTextObjective(WhisperForConditionalGeneration model,
         return new EvalResult(loss, count, metrics);
     }
 
+    /// <inheritdoc/>
     public void SaveModel(string folder, IReadOnlyDictionary<string, string>? extraFiles, bool overwrite) =>
         ModelFolderWriter.Save(model, model.Config.TieWordEmbeddings ? new HashSet<string> { WhisperForConditionalGeneration.OutputProjectionKey } : new HashSet<string>(),
             (model.Config with { TorchDtype = ModelFolderWriter.DTypeName(model.DType) }).ToJson(), null, folder, extraFiles, overwrite: overwrite);
 
+    /// <inheritdoc/>
     public void LoadModel(string folder)
     {
         using var src = SafeTensorsCheckpoint.Open(folder);
         WeightLoader.Load(model, src, model.KeysNotRequired(src));
     }
 
+    /// <summary>None: a Whisper adapter folder needs only the adapter files.</summary>
     public IReadOnlyDictionary<string, string> AdapterFolderFiles { get; } = new Dictionary<string, string>();
 }

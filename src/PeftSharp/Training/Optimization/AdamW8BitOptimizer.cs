@@ -26,6 +26,15 @@ public sealed class AdamW8BitOptimizer : AdamWOptimizerBase
     readonly Dictionary<string, (QuantizedMoment ExpAvg, QuantizedMoment ExpAvgSq)> quantized = new(StringComparer.Ordinal);
     readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> dense = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// An 8-bit AdamW over the named parameters (the trainer's optimizer "adamw_8bit"; bnb.optim.AdamW8bit). Moments
+    /// start at zero.
+    /// </summary>
+    /// <param name="parameters">Trainable parameters with unique names (their state keys).</param>
+    /// <param name="options">Hyper-parameters; null: <see cref="AdamWOptions"/>' defaults.</param>
+    /// <param name="weightDecayRule">Which parameters decay; null: <see cref="WeightDecayRules.Default"/>.</param>
+    /// <param name="blockSize">Elements per absmax block of the quantized moments; default 2048 (bitsandbytes').</param>
+    /// <exception cref="ConfigurationException">The options are invalid, or the parameters are empty, repeated or not floating point.</exception>
     public AdamW8BitOptimizer(IEnumerable<(string Name, Parameter Param)> parameters, AdamWOptions? options = null,
         WeightDecayRule? weightDecayRule = null, int blockSize = Blockwise8Bit.DefaultBlockSize)
         : base(parameters, options, weightDecayRule)
@@ -41,11 +50,14 @@ public sealed class AdamW8BitOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <summary>"AdamW8bit".</summary>
     public override string TypeName => "AdamW8bit";
+    /// <summary>Elements per absmax block of the quantized moments.</summary>
     public int BlockSize { get; }
 
     static Tensor Zeros(Parameter p) => zeros(p.shape, ScalarType.Float32, p.device).DetachFromDisposeScope();
 
+    /// <inheritdoc/>
     protected override void StepGroup(ParameterGroup group, long step, double lr)
     {
         foreach (var p in group.Parameters)
@@ -68,6 +80,7 @@ public sealed class AdamW8BitOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Key, Tensor Tensor)> StateTensors()
     {
         foreach (var p in Parameters)
@@ -88,6 +101,7 @@ public sealed class AdamW8BitOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <summary>The AdamW options plus "block_size" and "min_8bit_size".</summary>
     public override IReadOnlyDictionary<string, string> HyperParameters
     {
         get
@@ -99,6 +113,7 @@ public sealed class AdamW8BitOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <inheritdoc/>
     protected override void DisposeState()
     {
         foreach (var (m, v) in quantized.Values) { m.Dispose(); v.Dispose(); }

@@ -11,6 +11,14 @@ public sealed class AdamWOptimizer : AdamWOptimizerBase
 {
     readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> moments = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// An fp32 AdamW over the named parameters (the trainer's optimizer "adamw"; torch.optim.AdamW). Moments start at
+    /// zero.
+    /// </summary>
+    /// <param name="parameters">Trainable parameters with unique names (their state keys).</param>
+    /// <param name="options">Hyper-parameters; null: <see cref="AdamWOptions"/>' defaults.</param>
+    /// <param name="weightDecayRule">Which parameters decay; null: <see cref="WeightDecayRules.Default"/>.</param>
+    /// <exception cref="ConfigurationException">The options are invalid, or the parameters are empty, repeated or not floating point.</exception>
     public AdamWOptimizer(IEnumerable<(string Name, Parameter Param)> parameters, AdamWOptions? options = null,
         WeightDecayRule? weightDecayRule = null)
         : base(parameters, options, weightDecayRule)
@@ -19,11 +27,13 @@ public sealed class AdamWOptimizer : AdamWOptimizerBase
             moments[p.Name] = (Zeros(p.Param), Zeros(p.Param));
     }
 
+    /// <summary>"AdamW".</summary>
     public override string TypeName => "AdamW";
 
     // fp32 whatever the parameter's dtype (DESIGN: optimizer state in fp32); eager so StateBytes is known up front.
     static Tensor Zeros(Parameter p) => zeros(p.shape, ScalarType.Float32, p.device).DetachFromDisposeScope();
 
+    /// <inheritdoc/>
     protected override void StepGroup(ParameterGroup group, long step, double lr)
     {
         foreach (var p in group.Parameters)
@@ -35,6 +45,7 @@ public sealed class AdamWOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Key, Tensor Tensor)> StateTensors()
     {
         foreach (var p in Parameters)
@@ -45,6 +56,7 @@ public sealed class AdamWOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <inheritdoc/>
     protected override void DisposeState()
     {
         foreach (var (m, v) in moments.Values) { m.Dispose(); v.Dispose(); }

@@ -15,10 +15,16 @@ namespace PeftSharp.Training.Optimization;
 /// </remarks>
 public abstract class AdamWOptimizerBase : ITrainingOptimizer
 {
+    /// <summary>The state-dict key of the step counter, "step" (an int64 scalar).</summary>
     public const string StepKey = "step";
     double learningRate;
     bool disposed;
 
+    /// <summary>Validates the options and splits the parameters into decay / no-decay groups.</summary>
+    /// <param name="parameters">Trainable parameters with unique names.</param>
+    /// <param name="options">Hyper-parameters; null: the defaults.</param>
+    /// <param name="weightDecayRule">Which parameters decay; null: <see cref="WeightDecayRules.Default"/>.</param>
+    /// <exception cref="ConfigurationException">The options are invalid, or the parameters are empty, repeated or not floating point.</exception>
     protected AdamWOptimizerBase(IEnumerable<(string Name, Parameter Param)> parameters, AdamWOptions? options,
         WeightDecayRule? weightDecayRule)
     {
@@ -28,11 +34,19 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
         learningRate = Options.LearningRate;
     }
 
+    /// <summary>
+    /// The hyper-parameters; the learning rate here is the initial one (<see cref="LearningRate"/> is the current one).
+    /// </summary>
     public AdamWOptions Options { get; }
+    /// <inheritdoc/>
     public abstract string TypeName { get; }
+    /// <inheritdoc/>
     public IReadOnlyList<ParameterGroup> Groups { get; }
+    /// <inheritdoc/>
     public long StepCount { get; private set; }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative, infinite or NaN value.</exception>
     public double LearningRate
     {
         get => learningRate;
@@ -41,12 +55,17 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
             : throw new ArgumentOutOfRangeException(nameof(value), value, "the learning rate must be a finite number >= 0");
     }
 
+    /// <inheritdoc/>
     public virtual IReadOnlyDictionary<string, string> HyperParameters => Options.ToStrings();
 
+    /// <inheritdoc/>
     public long StateBytes => StateTensors().Sum(s => s.Tensor.numel() * s.Tensor.ElementSize);
 
+    /// <summary>Every parameter of every group, in stepping order.</summary>
     public IEnumerable<NamedParameter> Parameters => Groups.SelectMany(g => g.Parameters);
 
+    /// <inheritdoc/>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public void Step()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -62,14 +81,17 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
     /// <summary>The live state tensors, keyed as in the state dict (without "step"), in a stable order.</summary>
     protected abstract IEnumerable<(string Key, Tensor Tensor)> StateTensors();
 
+    /// <summary>Frees the variant's state tensors; called once, by <see cref="Dispose"/>.</summary>
     protected abstract void DisposeState();
 
+    /// <inheritdoc/>
     public void ZeroGrad()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         foreach (var p in Parameters) p.Param.grad = null;
     }
 
+    /// <inheritdoc/>
     public IReadOnlyDictionary<string, Tensor> StateDict()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -91,6 +113,8 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
         }
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="PeftSharpException">The "step" entry is missing or malformed, a key is missing or extra, or a shape or dtype differs; <paramref name="source"/> names the file in the message.</exception>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, string source = "state dict")
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -107,6 +131,7 @@ public abstract class AdamWOptimizerBase : ITrainingOptimizer
         StepCount = step.item<long>();
     }
 
+    /// <summary>Frees the optimizer state; later calls do nothing, and the optimizer can no longer step.</summary>
     public void Dispose()
     {
         if (disposed) return;

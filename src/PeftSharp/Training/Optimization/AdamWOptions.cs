@@ -7,13 +7,21 @@ namespace PeftSharp.Training.Optimization;
 /// </summary>
 public sealed record AdamWOptions
 {
+    /// <summary>
+    /// The initial learning rate (torch's lr); finite and at least 0, default 1e-3. A schedule overrides it per step.
+    /// </summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Decay of the first-moment average (torch's betas[0]); in [0, 1), default 0.9.</summary>
     public double Beta1 { get; init; } = 0.9;
+    /// <summary>Decay of the second-moment average (torch's betas[1]); in [0, 1), default 0.999.</summary>
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>Added to the denominator sqrt(v̂) + eps (torch's eps); at least 0, default 1e-8.</summary>
     public double Eps { get; init; } = 1e-8;
     /// <summary>Decoupled decay (p -= lr * wd * p), applied only to groups the weight-decay rule selects.</summary>
     public double WeightDecay { get; init; }
 
+    /// <summary>Checks the ranges above.</summary>
+    /// <exception cref="ConfigurationException">A value is out of range.</exception>
     public void Validate()
     {
         if (!(LearningRate >= 0) || double.IsInfinity(LearningRate))

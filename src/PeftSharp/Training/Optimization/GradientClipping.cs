@@ -29,6 +29,10 @@ public static class GradientClipping
         return total;
     }
 
+    /// <summary>
+    /// Clips the gradients of every parameter the optimizer steps, as torch.nn.utils.clip_grad_norm_.
+    /// </summary>
+    /// <returns>The global L2 norm before clipping (non-finite when a gradient is; then nothing is scaled).</returns>
     public static double ClipByGlobalNorm(ITrainingOptimizer optimizer, double maxNorm) =>
         ClipByGlobalNorm(optimizer.Groups.SelectMany(g => g.Parameters).Select(p => p.Param), maxNorm);
 }

@@ -3,7 +3,17 @@ using System.Globalization;
 namespace PeftSharp.Training.Optimization;
 
 /// <summary>The HF transformers schedule names.</summary>
-public enum LrScheduleKind { Constant, ConstantWithWarmup, Linear, Cosine }
+public enum LrScheduleKind
+{
+    /// <summary>"constant": the base rate at every step; warmup is ignored (HF get_constant_schedule).</summary>
+    Constant,
+    /// <summary>"constant_with_warmup": linear warmup, then the base rate.</summary>
+    ConstantWithWarmup,
+    /// <summary>"linear": linear warmup, then a linear decay to 0 at the last step.</summary>
+    Linear,
+    /// <summary>"cosine": linear warmup, then a cosine decay to 0 (half a wave by default).</summary>
+    Cosine,
+}
 
 /// <summary>
 /// Learning rate as a function of the optimizer step, as HF transformers' get_scheduler: the step counts from 0 (the
@@ -14,6 +24,13 @@ public enum LrScheduleKind { Constant, ConstantWithWarmup, Linear, Cosine }
 /// </summary>
 public sealed record LrSchedule
 {
+    /// <summary>A schedule over <paramref name="totalSteps"/> optimizer steps.</summary>
+    /// <param name="kind">constant, constant_with_warmup, linear or cosine.</param>
+    /// <param name="baseLearningRate">The peak learning rate reached after warmup.</param>
+    /// <param name="totalSteps">The run's optimizer steps; linear and cosine reach 0 there.</param>
+    /// <param name="warmupSteps">Steps of linear warmup from 0; default 0.</param>
+    /// <param name="numCycles">Cosine waves over the decay; default 0.5 (a half wave to 0, HF's default).</param>
+    /// <exception cref="ConfigurationException">A value is negative or non-finite, or <paramref name="numCycles"/> is not positive.</exception>
     public LrSchedule(LrScheduleKind kind, double baseLearningRate, int totalSteps, int warmupSteps = 0, double numCycles = 0.5)
     {
         if (!(baseLearningRate >= 0) || double.IsInfinity(baseLearningRate))
@@ -28,10 +45,15 @@ public sealed record LrSchedule
         NumCycles = numCycles;
     }
 
+    /// <summary>The schedule's shape.</summary>
     public LrScheduleKind Kind { get; }
+    /// <summary>The peak learning rate (after warmup).</summary>
     public double BaseLearningRate { get; }
+    /// <summary>Optimizer steps the schedule spans.</summary>
     public int TotalSteps { get; }
+    /// <summary>Steps of linear warmup (ignored by constant).</summary>
     public int WarmupSteps { get; }
+    /// <summary>Cosine waves over the decay phase (0.5: one half wave).</summary>
     public double NumCycles { get; }
 
     /// <summary>
@@ -66,6 +88,8 @@ public sealed record LrSchedule
         return Math.Max(0.0, 0.5 * (1.0 + Math.Cos(Math.PI * NumCycles * 2.0 * progress)));
     }
 
+    /// <summary>The learning rate for <paramref name="step"/> (0-based): base rate × <see cref="Factor"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is negative.</exception>
     public double LrAt(int step) => BaseLearningRate * Factor(step);
 
     /// <summary>Sets the optimizer's learning rate for the step about to be taken (its StepCount, 0-based).</summary>
@@ -81,6 +105,7 @@ public sealed record LrSchedule
         _ => throw new ConfigurationException($"unknown lr_scheduler_type '{name}'; use constant, constant_with_warmup, linear or cosine"),
     };
 
+    /// <summary>The HF name of <paramref name="kind"/> (the inverse of <see cref="ParseKind"/>).</summary>
     public static string KindName(LrScheduleKind kind) => kind switch
     {
         LrScheduleKind.Constant => "constant",

@@ -13,6 +13,7 @@ public sealed record OptimizerCheckpointInfo(long Step, LrSchedule? Schedule, IR
 /// </summary>
 public static class OptimizerCheckpoint
 {
+    /// <summary>The "format" metadata value that marks an optimizer checkpoint, "peftsharp-optimizer".</summary>
     public const string FormatName = "peftsharp-optimizer";
 
     /// <summary>Writes atomically (temp file + rename).</summary>

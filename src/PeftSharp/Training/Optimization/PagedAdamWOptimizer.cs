@@ -19,6 +19,14 @@ public sealed class PagedAdamWOptimizer : AdamWOptimizerBase
 {
     readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> host = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// An AdamW with host-resident fp32 moments over the named parameters (the trainer's optimizer "paged_adamw"; like
+    /// bnb.optim.PagedAdamW). Moments start at zero.
+    /// </summary>
+    /// <param name="parameters">Trainable parameters with unique names (their state keys).</param>
+    /// <param name="options">Hyper-parameters; null: <see cref="AdamWOptions"/>' defaults.</param>
+    /// <param name="weightDecayRule">Which parameters decay; null: <see cref="WeightDecayRules.Default"/>.</param>
+    /// <exception cref="ConfigurationException">The options are invalid, or the parameters are empty, repeated or not floating point.</exception>
     public PagedAdamWOptimizer(IEnumerable<(string Name, Parameter Param)> parameters, AdamWOptions? options = null,
         WeightDecayRule? weightDecayRule = null)
         : base(parameters, options, weightDecayRule)
@@ -28,6 +36,7 @@ public sealed class PagedAdamWOptimizer : AdamWOptimizerBase
             host[p.Name] = (HostZeros(p.Param, Pinned), HostZeros(p.Param, Pinned));
     }
 
+    /// <summary>"PagedAdamW".</summary>
     public override string TypeName => "PagedAdamW";
 
     /// <summary>Whether the host moments are in page-locked memory.</summary>
@@ -41,6 +50,7 @@ public sealed class PagedAdamWOptimizer : AdamWOptimizerBase
         return t.DetachFromDisposeScope();
     }
 
+    /// <inheritdoc/>
     protected override void StepGroup(ParameterGroup group, long step, double lr)
     {
         // One scope per group: the device copies of this group's moments are freed before the next group's arrive.
@@ -67,6 +77,7 @@ public sealed class PagedAdamWOptimizer : AdamWOptimizerBase
     Tensor ToDevice(Tensor hostTensor, Device device) =>
         device.type == DeviceType.CPU ? hostTensor.clone() : hostTensor.to(device, non_blocking: Pinned);
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Key, Tensor Tensor)> StateTensors()
     {
         foreach (var p in Parameters)
@@ -77,6 +88,7 @@ public sealed class PagedAdamWOptimizer : AdamWOptimizerBase
         }
     }
 
+    /// <inheritdoc/>
     protected override void DisposeState()
     {
         foreach (var (m, v) in host.Values) { m.Dispose(); v.Dispose(); }

@@ -8,6 +8,10 @@ public sealed record NamedParameter(string Name, Parameter Param);
 /// <summary>Parameters that share a weight decay. The optimizer steps (and a paged optimizer transfers) one group at a time.</summary>
 public sealed class ParameterGroup
 {
+    /// <summary>A group; usually made by <see cref="Split"/>.</summary>
+    /// <param name="name">"decay" or "no_decay".</param>
+    /// <param name="weightDecay">The decay applied to every parameter of the group.</param>
+    /// <param name="parameters">The group's parameters, in stepping order.</param>
     public ParameterGroup(string name, double weightDecay, IReadOnlyList<NamedParameter> parameters)
     {
         Name = name;
@@ -17,7 +21,9 @@ public sealed class ParameterGroup
 
     /// <summary>"decay" or "no_decay".</summary>
     public string Name { get; }
+    /// <summary>Decoupled weight decay for this group: the configured value for "decay", 0 for "no_decay".</summary>
     public double WeightDecay { get; }
+    /// <summary>The group's parameters, in stepping order.</summary>
     public IReadOnlyList<NamedParameter> Parameters { get; }
 
     /// <summary>

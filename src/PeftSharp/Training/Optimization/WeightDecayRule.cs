@@ -5,6 +5,7 @@ namespace PeftSharp.Training.Optimization;
 /// <summary>Decides whether a named parameter gets weight decay.</summary>
 public delegate bool WeightDecayRule(string name, Tensor parameter);
 
+/// <summary>Ready-made <see cref="WeightDecayRule"/>s.</summary>
 public static class WeightDecayRules
 {
     /// <summary>
