@@ -23,29 +23,11 @@ public static class CliProcess
 
     static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, Action<Process> watch, string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            WorkingDirectory = workDir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo(ExternalProcess.Dotnet) { WorkingDirectory = workDir };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
-        using var p = Process.Start(start)!;
-        var output = new System.Text.StringBuilder();
-        p.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        watch(p);
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill();
-            throw new TimeoutException($"peftsharp {string.Join(' ', args)} did not finish in 3 minutes:\n{output}");
-        }
-        p.WaitForExit(); // drains the output readers
-        lock (output) return new Result(p.ExitCode, output.ToString());
+        var r = ExternalProcess.Run(start, watch, TimeSpan.FromMinutes(3));
+        return new Result(r.ExitCode, r.Output);
     }
 }
