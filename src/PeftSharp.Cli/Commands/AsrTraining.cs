@@ -34,13 +34,7 @@ internal static class AsrTraining
         IReadOnlyList<AsrExample> train = manifest.Examples, eval = [];
         if (d.EvalPath is { } ep) eval = Read(TrainCommand.Locate(ep, configDir), d).Examples;
         else (train, eval) = DatasetSplitter.Split(manifest.Examples, d.EvalSplit, d.Seed);
-        using var whisper = PretrainedWhisper.Load(TrainCommand.Locate(c.BaseModel, configDir), new ModelLoadOptions
-        {
-            DType = c.DType,
-            TokenizerPath = c.Tokenizer is null ? null : TrainCommand.Locate(c.Tokenizer, configDir),
-            Quantization = c.Quantization,
-            MemoryMapped = c.Adapter is not null,
-        });
+        using var whisper = PretrainedWhisper.Load(TrainCommand.Locate(c.BaseModel, configDir), c.LoadOptions(configDir));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"manifest {d.Path}: {train.Count:N0} train / {eval.Count:N0} eval clips, {manifest.TotalSeconds / 60:F1} min of audio, {manifest.Skipped} rows skipped"));
 

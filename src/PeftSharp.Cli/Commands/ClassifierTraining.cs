@@ -18,13 +18,7 @@ internal static class ClassifierTraining
     {
         if (c.Datasets.Count != 1) throw new ConfigurationException("task: classification takes one dataset (use eval_path or eval_split for evaluation)");
         var d = TrainPreflight.Located(c.Datasets[0], configDir);
-        var options = new ModelLoadOptions
-        {
-            DType = c.DType,
-            TokenizerPath = c.Tokenizer is null ? null : TrainCommand.Locate(c.Tokenizer, configDir),
-            Quantization = c.Quantization,
-            MemoryMapped = c.Adapter is not null,
-        };
+        var options = c.LoadOptions(configDir);
         var baseModel = TrainCommand.Locate(c.BaseModel, configDir);
         // The label set must be known before the head is built: from the config, else from the training file.
         ClassificationData? data = null;

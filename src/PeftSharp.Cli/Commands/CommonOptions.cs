@@ -38,13 +38,14 @@ internal sealed class ModelOptions
     readonly Option<bool> doubleQuant = new("--bnb-4bit-use-double-quant") { Description = "Quantize the 4-bit block scales too (saves ~0.37 bits/parameter)" };
     readonly Option<string> computeDtype = new("--bnb-4bit-compute-dtype") { Description = "dtype 4-bit weights are dequantized to for matmuls: float32 or bfloat16", DefaultValueFactory = _ => "float32" };
     readonly Option<double> int8Threshold = new("--llm-int8-threshold") { Description = "LLM.int8 outlier threshold (0 = plain int8)", DefaultValueFactory = _ => 6.0 };
+    readonly Option<string> device = CommonOptions.Device();
 
     public ModelOptions AddTo(Command command, bool withAdapter = true)
     {
         command.Options.Add(model);
         command.Options.Add(tokenizer);
         command.Options.Add(dtype);
-        foreach (var o in new Option[] { loadIn4Bit, loadIn8Bit, quantType, doubleQuant, computeDtype, int8Threshold }) command.Options.Add(o);
+        foreach (var o in new Option[] { loadIn4Bit, loadIn8Bit, quantType, doubleQuant, computeDtype, int8Threshold, device }) command.Options.Add(o);
         if (withAdapter) command.Options.Add(adapter);
         return this;
     }
@@ -132,6 +133,7 @@ internal sealed class ModelOptions
             DType = r.GetValue(dtype)!,
             TokenizerPath = r.GetValue(tokenizer),
             Quantization = quantization.Enabled ? quantization.Validate() : null,
+            Device = ComputeDevice.Parse(r.GetValue(device)),
         };
     }
 }
@@ -139,6 +141,13 @@ internal sealed class ModelOptions
 /// <summary>Options several commands share, with one spelling and one help text.</summary>
 internal static class CommonOptions
 {
+
+    /// <summary>--device: where the model computes (cpu, cuda, cuda:N, auto).</summary>
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Where the model computes: cpu, cuda (= cuda:0), cuda:N, or auto (a GPU when torch sees one); a GPU needs the CUDA build (docs/howto/cuda.md)",
+        DefaultValueFactory = _ => "cpu",
+    };
 
     public static Option<int?> Threads() => new("--threads")
     {

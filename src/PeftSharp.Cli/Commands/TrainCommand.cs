@@ -100,13 +100,7 @@ internal static class TrainCommand
     static int RunCausalLm(TrainConfig c, string configDir, TextWriter stdout)
     {
         var baseModel = Locate(c.BaseModel, configDir);
-        using var lm = PretrainedCausalLM.Load(baseModel, new ModelLoadOptions
-        {
-            DType = c.DType,
-            TokenizerPath = c.Tokenizer is null ? null : Locate(c.Tokenizer, configDir),
-            Quantization = c.Quantization,
-            MemoryMapped = c.Adapter is not null, // full fine-tuning writes every weight: give it private memory up front
-        });
+        using var lm = PretrainedCausalLM.Load(baseModel, c.LoadOptions(configDir));
         var tokenizer = lm.Tokenizer ?? throw new PeftSharpException($"no tokenizer found for {baseModel}: set tokenizer: in the config");
         // The adapter goes in before the data is read, so a target that does not fit the model fails before tokenization.
         PeftModel? peft = null;

@@ -34,6 +34,18 @@ public sealed record TrainConfig(
     public IReadOnlyList<string> SamplePrompts { get; init; } = Array.Empty<string>();
     /// <summary>New tokens per sample.</summary>
     public int SampleMaxNewTokens { get; init; } = 64;
+    /// <summary>Where the model computes: cpu, cuda, cuda:N or auto (checked against what torch sees while reading).</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>How the base model loads: dtype, tokenizer, quantization and device as configured.</summary>
+    public ModelLoadOptions LoadOptions(string configDir) => new()
+    {
+        DType = DType,
+        TokenizerPath = Tokenizer is null ? null : Commands.TrainCommand.Locate(Tokenizer, configDir),
+        Quantization = Quantization,
+        MemoryMapped = Adapter is not null, // full fine-tuning writes every weight: give it private memory up front
+        Device = ComputeDevice.Parse(Device),
+    };
 
     public static readonly string[] Tasks = { "causal_lm", "classification", "asr" };
 
@@ -128,7 +140,9 @@ public sealed record TrainConfig(
             EvalWer = c.Bool("eval_wer") ?? true,
             SamplePrompts = c.Strings("sample_prompts") ?? Array.Empty<string>(),
             SampleMaxNewTokens = c.Int("sample_max_new_tokens") ?? 64,
+            Device = c.String("device") ?? "cpu",
         };
+        Checked(c, () => ComputeDevice.Parse(config.Device));
         if (config.SampleMaxNewTokens <= 0) throw c.Error("sample_max_new_tokens", $"must be a positive number of tokens, found {config.SampleMaxNewTokens}");
         if (config.SamplePrompts.Count > 0 && task != "causal_lm")
             throw c.Error("sample_prompts", $"applies to task: causal_lm only (this run is task: {task}): remove it");

@@ -1,5 +1,6 @@
 using PeftSharp.Models.Llama;
 using PeftSharp.Training;
+using PeftSharp.Training.Batches;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Evaluation;
@@ -15,20 +16,21 @@ public sealed record ClassifierPredictions(IReadOnlyList<int> Predicted, IReadOn
         var gold = new List<int>();
         double loss = 0;
         using (no_grad())
-            foreach (var b in source.Epoch(0))
+            foreach (var b in DeviceBatchSource.For(source, model).Epoch(0))
             {
                 using var scope = NewDisposeScope();
                 using var _ = b;
-                var logits = model.Forward(b.InputIds, b.AttentionMask).to(ScalarType.Float32);
+                var logits = model.Forward(b.InputIds, b.AttentionMask).to(ScalarType.Float32, CPU);
                 var probs = nn.functional.softmax(logits, -1);
                 predicted.AddRange(logits.argmax(-1).data<long>().Select(v => (int)v));
                 var flat = probs.data<float>().ToArray();
                 int k = (int)probs.shape[1];
                 for (int r = 0; r < probs.shape[0]; r++) probabilities.Add(flat.AsSpan(r * k, k).ToArray());
-                var labels = b.Labels.data<long>().Select(v => (int)v).ToArray();
+                var goldIds = b.Labels.cpu();
+                var labels = goldIds.data<long>().Select(v => (int)v).ToArray();
                 gold.AddRange(labels);
                 if (labels.All(l => l >= 0))
-                    loss += nn.functional.cross_entropy(logits, b.Labels, reduction: nn.Reduction.Sum).item<float>();
+                    loss += nn.functional.cross_entropy(logits, goldIds, reduction: nn.Reduction.Sum).item<float>();
             }
         return new ClassifierPredictions(predicted, probabilities, gold, loss);
     }

@@ -40,6 +40,7 @@ public static class Perplexity
             windows.Add(tokens.Skip(start).Take(window).Select(t => (long)t).ToArray());
         double nll = 0;
         long predicted = 0;
+        var device = ComputeDevice.Of(model);
         using (no_grad())
         {
             // Windows of equal length run as one batch; the last, shorter one runs alone.
@@ -47,7 +48,7 @@ public static class Perplexity
                 foreach (var chunk in group.Chunk(batchSize))
                 {
                     using var scope = NewDisposeScope();
-                    var ids = tensor(chunk.SelectMany(w => w).ToArray(), new long[] { chunk.Length, group.Key });
+                    var ids = tensor(chunk.SelectMany(w => w).ToArray(), new long[] { chunk.Length, group.Key }).to(device);
                     var logits = model.Forward(ids);
                     long t = group.Key;
                     var logp = logits.narrow(1, 0, t - 1).log_softmax(-1);

@@ -61,15 +61,16 @@ public sealed class TextGenerator
         var reason = StopReason.MaxNewTokens;
         using var sampler = new TokenSampler(options);
         using var cache = options.UseKvCache ? model.NewCache(promptIds.Count + options.MaxNewTokens) : null;
+        var device = ComputeDevice.Of(model);
         using (no_grad())
         {
             var pending = promptIds.ToArray();
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
                 using var scope = NewDisposeScope();
-                var input = tensor(cache is null ? all.Select(i => (long)i).ToArray() : pending.Select(i => (long)i).ToArray()).unsqueeze(0);
+                var input = tensor(cache is null ? all.Select(i => (long)i).ToArray() : pending.Select(i => (long)i).ToArray()).unsqueeze(0).to(device);
                 var logits = model.Forward(input, cache: cache);
-                int next = sampler.Next(logits[0, -1], all);
+                int next = sampler.Next(logits[0, -1].to(CPU), all); // sampling is host work on one vocabulary row
                 all.Add(next);
                 generated.Add(next);
                 onToken?.Invoke(next);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using PeftSharp.IO;
 using PeftSharp.IO.HuggingFace;
 using PeftSharp.IO.LlamaC;
@@ -26,6 +27,15 @@ public sealed record ModelLoadOptions
     public bool MemoryMapped { get; init; } = true;
     /// <summary>Quantize Linear weights while loading (bitsandbytes-style 4-bit or 8-bit); null = as the checkpoint stores them.</summary>
     public QuantizationConfig? Quantization { get; init; }
+    /// <summary>
+    /// Where the model computes (<see cref="ComputeDevice.Parse"/> reads the CLI's spelling); null = the CPU. Off the
+    /// CPU the parameters are created on the device and filled from the checkpoint (no memory mapping), and quantized
+    /// weights are moved there after quantizing.
+    /// </summary>
+    public Device? Device { get; init; }
+
+    /// <summary>The device to build on, and whether the checkpoint's mapped pages can be the weights (CPU only).</summary>
+    internal (Device Device, bool Mapped) Placement => Device is { type: not DeviceType.CPU } d ? (d, false) : (CPU, MemoryMapped);
 }
 
 /// <summary>A loaded causal LM with everything needed to use it: config, tokenizer, generation defaults.</summary>
@@ -75,9 +85,11 @@ public sealed class PretrainedCausalLM : IDisposable
             var dtype = ResolveDType(options.DType, config.TorchDtype);
             var quantization = options.Quantization is { Enabled: true } q ? q.Validate() : config.Quantization;
             config = config with { Quantization = quantization };
-            var lm = new LlamaForCausalLM(config, dtype);
+            var (device, mapped) = options.Placement;
+            LlamaForCausalLM lm;
+            using (DefaultDeviceScope.On(device)) lm = new LlamaForCausalLM(config, dtype);
             var quantizer = quantization is { Enabled: true } ? new BnbWeightQuantizer(quantization) : null;
-            var report = WeightLoader.Load(lm, source, lm.TiedKeys, options.MemoryMapped, quantizer);
+            var report = WeightLoader.Load(lm, source, lm.TiedKeys, mapped, quantizer);
             var tokenizer = LoadTokenizer(location, options.TokenizerPath);
             var generation = location.Format == ModelFormat.HuggingFaceFolder ? GenerationConfig.FromFolder(location.Path) : null;
             return new PretrainedCausalLM(lm, tokenizer, generation, location, report);

@@ -95,10 +95,12 @@ public sealed class PretrainedClassifier : IDisposable
             if (quantization is { Enabled: true } qc && !qc.LlmInt8SkipModules.Contains("score"))
                 quantization = qc with { LlmInt8SkipModules = [.. qc.LlmInt8SkipModules, "score"] };
             config = config with { Quantization = quantization };
-            var classifier = new LlamaForSequenceClassification(config, labels, dtype);
+            var (device, mapped) = options.Placement;
+            LlamaForSequenceClassification classifier;
+            using (DefaultDeviceScope.On(device)) classifier = new LlamaForSequenceClassification(config, labels, dtype);
             bool newHead = !hasHead || (source.GetInfo("score.weight").Shape[0] != labels.Count && adapterFolder is not null);
             var quantizer = quantization is { Enabled: true } ? new BnbWeightQuantizer(quantization) : null;
-            WeightLoader.Load(classifier, source, newHead ? new HashSet<string> { "score.weight" } : null, options.MemoryMapped, quantizer);
+            WeightLoader.Load(classifier, source, newHead ? new HashSet<string> { "score.weight" } : null, mapped, quantizer);
             if (newHead) InitializeHead(classifier, seed);
             PeftModel? peft = null;
             if (adapterFolder is not null)

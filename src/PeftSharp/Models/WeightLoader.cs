@@ -82,7 +82,7 @@ public static class WeightLoader
                     using var dense = source is IMappedTensorSource src ? src.LoadMapped(key) : source.Load(key);
                     lin.Item2.SetQuantized(quantizer.Quantize(dense));
                 }
-                else if (mapped && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
+                else if (mapped && target.device_type == DeviceType.CPU && source is IMappedTensorSource ms && info.DType.ToScalarType() == target.dtype)
                 {
                     using var m = ms.LoadMapped(key);
                     target.set_(m);

@@ -62,10 +62,17 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
     {
         if (quantized.OutFeatures != OutFeatures || quantized.InFeatures != InFeatures)
             throw new PeftSharpException($"quantized weight is [{quantized.OutFeatures}, {quantized.InFeatures}] but the layer is [{OutFeatures}, {InFeatures}]");
+        if (weight.device_type != DeviceType.CPU && quantized.Device.type != weight.device_type)
+        {
+            // Quantizers run on the CPU (SIMD kernels); the state then lives where the layer computes.
+            var moved = quantized.To(weight.device);
+            quantized.Dispose();
+            quantized = moved;
+        }
         quantized.DetachFromDisposeScopes();
         if (!ReferenceEquals(Quantized, quantized)) Quantized?.Dispose();
         Quantized = quantized;
-        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype));
+        using (no_grad()) weight.set_(empty(0, dtype: weight.dtype, device: weight.device));
         weight.requires_grad = false;
     }
 

@@ -18,18 +18,43 @@ public sealed class ModuleSlots : nn.Module
     static readonly FieldInfo Params = typeof(nn.Module).GetField("_internal_params", BindingFlags.NonPublic | BindingFlags.Instance)
         ?? throw new MissingFieldException("TorchSharp.nn.Module._internal_params (TorchSharp version changed)");
 
-    /// <summary>An empty container; <paramref name="name"/> is its module name (e.g. "lora_A").</summary>
-    public ModuleSlots(string name) : base(name) { }
+    readonly Device device;
+
+    /// <summary>
+    /// An empty container; <paramref name="name"/> is its module name (e.g. "lora_A"). What is added moves to
+    /// <paramref name="device"/> (the host's; default CPU).
+    /// </summary>
+    public ModuleSlots(string name, Device? device = null) : base(name) => this.device = device ?? CPU;
 
     /// <summary>
     /// Registers <paramref name="module"/> under <paramref name="key"/> (e.g. the adapter name "default"), so its
-    /// parameters appear in state_dict as slot.key.*.
+    /// parameters appear in state_dict as slot.key.*. Adapters are built on the CPU (their seeded init is the same on
+    /// every device) and move here to their host's device.
     /// </summary>
-    public void AddModule(string key, nn.Module module) => register_module(key, module);
+    public void AddModule(string key, nn.Module module)
+    {
+        if (device.type != DeviceType.CPU) module.to(device);
+        register_module(key, module);
+    }
+
     /// <summary>
     /// Registers <paramref name="parameter"/> under <paramref name="key"/>, so it appears in state_dict as slot.key.
+    /// Returns the registered parameter: a new one on the host's device when the host is not on the CPU.
     /// </summary>
-    public void AddParameter(string key, Parameter parameter) => register_parameter(key, parameter);
+    public Parameter AddParameter(string key, Parameter parameter)
+    {
+        if (device.type != DeviceType.CPU && parameter.device_type != device.type)
+        {
+            using (no_grad())
+            {
+                var moved = new Parameter(parameter.to(device), parameter.requires_grad);
+                parameter.Dispose();
+                parameter = moved;
+            }
+        }
+        register_parameter(key, parameter);
+        return parameter;
+    }
 
     /// <summary>The submodule registered under <paramref name="key"/>, cast to <typeparamref name="T"/>.</summary>
     /// <exception cref="InvalidOperationException">No submodule has that key.</exception>
@@ -72,7 +97,7 @@ public sealed class ModuleSlots : nn.Module
         var existing = host.named_children().FirstOrDefault(c => c.name == slot).module;
         if (existing is ModuleSlots s) return s;
         if (existing is not null) throw new InvalidOperationException($"'{slot}' is already a submodule of {host.GetName()}");
-        var created = new ModuleSlots(slot);
+        var created = new ModuleSlots(slot, host.parameters().FirstOrDefault()?.device);
         host.register_module(slot, created);
         return created;
     }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Quantization;
@@ -90,11 +91,20 @@ public sealed partial class QuantState4Bit : IDisposable
         return (Nested!.Dequantize() + NestedOffset).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A new tensor of the original shape, fp32 or bf16, filled by the fast kernel.</summary>
+    /// <summary>The same quantized tensor with its codes and scales on <paramref name="device"/> (this one unchanged).</summary>
+    public QuantState4Bit To(Device device) => Nested is null
+        ? new(QuantType, BlockSize, Shape, DType, Packed.to(device), Absmax!.to(device), Code)
+        : new(QuantType, BlockSize, Shape, DType, Packed.to(device), Nested.To(device), NestedOffset, Code);
+
+    /// <summary>Where the packed codes live; off the CPU, dequantization runs as torch ops on that device.</summary>
+    public bool OnCpu => Packed.device_type == DeviceType.CPU;
+
+    /// <summary>A new tensor of the original shape, fp32 or bf16, filled by the fast kernel (torch ops off the CPU).</summary>
     public Tensor Dequantize(ScalarType dtype = ScalarType.Float32, KernelIsa isa = KernelIsa.Auto)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             throw new ArgumentException($"4-bit dequantization writes Float32 or BFloat16, not {dtype}", nameof(dtype));
+        if (!OnCpu) return TorchReferenceDequant.Dequantize(this, dtype);
         var output = empty(Shape, dtype);
         try
         {

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Quantization;
@@ -39,9 +40,13 @@ public sealed class QuantState8Bit : IDisposable
     /// <summary>Elements of the original tensor.</summary>
     public long NumElements => Quantized.numel();
 
-    /// <summary>code[q] * absmax[block] as fp32, the original shape.</summary>
+    /// <summary>The same quantized tensor on <paramref name="device"/> (this one unchanged).</summary>
+    public QuantState8Bit To(Device device) => new(Quantized.to(device), Absmax.to(device), BlockSize, Code);
+
+    /// <summary>code[q] * absmax[block] as fp32, the original shape (torch ops off the CPU).</summary>
     public unsafe Tensor Dequantize()
     {
+        if (Quantized.device_type != DeviceType.CPU) return TorchReferenceDequant.Dequantize8Bit(this);
         using var scope = NewDisposeScope();
         var q = Quantized.contiguous();
         var a = Absmax.contiguous();

@@ -22,12 +22,18 @@ public static class TorchReferenceDequant
     {
         using var scope = NewDisposeScope();
         if (state.Absmax is not null) return state.Absmax.clone().MoveToOuterDisposeScope();
-        var nested = state.Nested!;
-        long blocks = nested.Quantized.numel();
-        var code = tensor(nested.Code);
-        var values = code.index_select(0, nested.Quantized.reshape(-1).to(ScalarType.Int64));
-        var scales = nested.Absmax.repeat_interleave(nested.BlockSize).narrow(0, 0, blocks);
-        return (values * scales + state.NestedOffset).MoveToOuterDisposeScope();
+        return (Dequantize8Bit(state.Nested!).reshape(-1) + state.NestedOffset).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>An 8-bit blockwise state as fp32 in its shape: code[q] * absmax (repeated per block), on its device.</summary>
+    public static Tensor Dequantize8Bit(QuantState8Bit state)
+    {
+        using var scope = NewDisposeScope();
+        var q = state.Quantized;
+        var code = tensor(state.Code, device: q.device);
+        var values = code.index_select(0, q.reshape(-1).to(ScalarType.Int64));
+        var scales = state.Absmax.repeat_interleave(state.BlockSize).narrow(0, 0, q.numel());
+        return (values * scales).reshape(q.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -39,7 +45,7 @@ public static class TorchReferenceDequant
         using var scope = NewDisposeScope();
         long n = state.NumElements;
         var codes = UnpackCodes(state.Packed, n);
-        var values = tensor(state.Code).index_select(0, codes);
+        var values = tensor(state.Code, device: state.Packed.device).index_select(0, codes);
         var scales = Absmax(state).repeat_interleave(state.BlockSize).narrow(0, 0, n);
         return (values * scales).to(dtype).reshape(state.Shape).MoveToOuterDisposeScope();
     }

@@ -52,7 +52,7 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         ctx.save_data("chunk", chunk);
         ctx.save_data("weightGrad", w.requires_grad);
         using var _ = no_grad();
-        var total = zeros(1, ScalarType.Float32);
+        var total = zeros(1, ScalarType.Float32, x.device);
         long rows = x.shape[0];
         for (long start = 0; start < rows; start += chunk)
         {
@@ -81,7 +81,7 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         int chunk = (int)ctx.get_data("chunk");
         bool weightGrad = (bool)ctx.get_data("weightGrad");
         var dx = zeros_like(x);
-        var dw = weightGrad ? zeros(w.shape, ScalarType.Float32) : null;
+        var dw = weightGrad ? zeros(w.shape, ScalarType.Float32, w.device) : null;
         long rows = x.shape[0];
         using (no_grad())
             for (long start = 0; start < rows; start += chunk)

@@ -8,7 +8,7 @@ public static class DatasetLoss
 {
     /// <summary>Next-token loss of a causal LM.</summary>
     public static (double Loss, double Perplexity, long PredictedTokens) Compute(LlamaForCausalLM model, IBatchSource source) =>
-        Compute(source, b => CausalLmLoss.Compute(
+        Compute(Batches.DeviceBatchSource.For(source, model), b => CausalLmLoss.Compute(
             model.Forward(b.InputIds, b.SequenceIds is null ? b.AttentionMask : null, positionIds: b.PositionIds, sequenceIds: b.SequenceIds), b.Labels));
 
     /// <summary>The target-weighted mean of any per-batch loss over <paramref name="source"/>, and exp of it.</summary>

@@ -10,6 +10,10 @@ namespace PeftSharp.Training;
 public sealed record TrainingBatch(Tensor InputIds, Tensor Labels, Tensor? AttentionMask = null, Tensor? PositionIds = null, Tensor? SequenceIds = null,
     Tensor? InputFeatures = null) : IDisposable
 {
+    /// <summary>A copy of the batch on <paramref name="device"/> (this one is unchanged; the caller disposes both).</summary>
+    public TrainingBatch To(Device device) =>
+        new(InputIds.to(device), Labels.to(device), AttentionMask?.to(device), PositionIds?.to(device), SequenceIds?.to(device), InputFeatures?.to(device));
+
     /// <summary>Disposes every tensor of the batch; the loop does this after each step.</summary>
     public void Dispose()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using PeftSharp.Models;
 using PeftSharp.Models.Llama;
 using PeftSharp.Peft;
+using PeftSharp.Training.Batches;
 using PeftSharp.Training.Optimization;
 using PeftSharp.Training.Objectives;
 using TorchSharp;
@@ -73,8 +74,9 @@ public sealed class Trainer
         this.objective = objective;
         model = objective.Model;
         this.peft = peft;
-        this.train = train;
-        this.eval = eval;
+        // Batches are built on the CPU; they meet the model on its device.
+        this.train = DeviceBatchSource.For(train, model);
+        this.eval = eval is null ? null : DeviceBatchSource.For(eval, model);
         this.log = log ?? TextWriter.Null;
         if (train.BatchesPerEpoch == 0) throw new ConfigurationException("the training set produced no batches: add data or lower micro_batch_size");
     }

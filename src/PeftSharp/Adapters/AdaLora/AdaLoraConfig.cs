@@ -162,7 +162,7 @@ public sealed record AdaLoraConfig : AdapterConfig
         {
             // A layer built from a saved pattern already holds only its kept ranks.
             if (!pattern.TryGetValue(PatternKey(path), out var keep) || keep.Length != layer.Rank || keep.All(k => k)) continue;
-            var index = tensor(keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray(), ScalarType.Int64);
+            var index = tensor(keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray(), ScalarType.Int64, layer.A.device);
             var prefix = byKey.Keys.First(k => k.EndsWith("." + path + ".lora_A", StringComparison.Ordinal))[..^"lora_A".Length];
             result[prefix + "lora_A"] = layer.A.detach().index_select(0, index);
             result[prefix + "lora_E"] = layer.E.detach().index_select(0, index);

@@ -60,23 +60,23 @@ public sealed class AdaLoraLinear : ILinearAdapter, IHasTrainingMode
         Scaling = loraAlpha > 0 ? loraAlpha : rankNum;
         Dropout = dropout;
         var dtype = AdapterDType.For(host.weight.dtype);
-        var device = host.weight.device;
+        // Built on the CPU with the seeded generator; registration moves them to the host's device.
         using (no_grad())
         {
-            A = new Parameter(randn(new long[] { rank, host.InFeatures }, dtype, device, generator: generator));
-            E = new Parameter(randn(new long[] { rank, 1 }, dtype, device, generator: generator));
-            B = new Parameter(randn(new long[] { host.OutFeatures, rank }, dtype, device, generator: generator));
+            A = new Parameter(randn(new long[] { rank, host.InFeatures }, dtype, generator: generator));
+            E = new Parameter(randn(new long[] { rank, 1 }, dtype, generator: generator));
+            B = new Parameter(randn(new long[] { host.OutFeatures, rank }, dtype, generator: generator));
             if (initLoraWeights)
             {
                 E.zero_();
                 A.normal_(0, 0.02, generator);
                 B.normal_(0, 0.02, generator);
             }
-            rankDivisor = (full(1, (double)rankNum, dtype, device) + 1e-5).DetachFromDisposeScope();
+            rankDivisor = (full(1, (double)rankNum, dtype, host.weight.device) + 1e-5).DetachFromDisposeScope();
         }
-        ModuleSlots.On(host, "lora_A").AddParameter(name, A);
-        ModuleSlots.On(host, "lora_E").AddParameter(name, E);
-        ModuleSlots.On(host, "lora_B").AddParameter(name, B);
+        A = ModuleSlots.On(host, "lora_A").AddParameter(name, A);
+        E = ModuleSlots.On(host, "lora_E").AddParameter(name, E);
+        B = ModuleSlots.On(host, "lora_B").AddParameter(name, B);
         host.Adapters.Add(name, this);
     }
 

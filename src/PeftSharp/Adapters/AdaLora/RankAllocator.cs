@@ -146,7 +146,7 @@ public sealed class RankAllocator : IDisposable
         {
             if (!pattern.TryGetValue(path, out var keep)) continue;
             using var scope = NewDisposeScope();
-            layer.E.masked_fill_(tensor(keep.Select(v => !v).ToArray()).view(-1, 1), 0.0);
+            layer.E.masked_fill_(tensor(keep.Select(v => !v).ToArray(), device: layer.E.device).view(-1, 1), 0.0);
         }
     }
 

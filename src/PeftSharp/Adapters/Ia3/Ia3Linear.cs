@@ -48,7 +48,7 @@ public sealed class Ia3Linear : ILinearAdapter
         long[] shape = feedForward ? new long[] { 1, host.InFeatures } : new long[] { host.OutFeatures, 1 };
         // PEFT: ones with init_ia3_weights, else the standard normal it was created with.
         Vector = new Parameter(initOnes ? ones(shape, DType) : randn(shape, DType, generator: generator));
-        ModuleSlots.On(host, "ia3_l").AddParameter(name, Vector);
+        Vector = ModuleSlots.On(host, "ia3_l").AddParameter(name, Vector);
         host.Adapters.Add(name, this);
     }
 

@@ -49,8 +49,8 @@ public sealed class LoraEmbedding : IEmbeddingAdapter
             // init_lora_weights=false makes both random, so the adapter starts as a real change.
             if (init == "false") A.normal_(0, 1, generator);
         }
-        ModuleSlots.On(host, "lora_embedding_A").AddParameter(name, A);
-        ModuleSlots.On(host, "lora_embedding_B").AddParameter(name, B);
+        A = ModuleSlots.On(host, "lora_embedding_A").AddParameter(name, A);
+        B = ModuleSlots.On(host, "lora_embedding_B").AddParameter(name, B);
         host.Adapters.Add(name, this);
     }
 

@@ -61,7 +61,7 @@ public static class SoraExport
         foreach (var (path, layer, live) in survivors)
         {
             if (live.Length == 0) continue;
-            var idx = tensor(live);
+            var idx = tensor(live, device: layer.A.weight.device);
             result[PeftKeys.Prefix + path + ".lora_A.weight"] = layer.A.weight.detach().index_select(0, idx).contiguous();
             result[PeftKeys.Prefix + path + ".lora_B.weight"] = (layer.B.weight.detach() * layer.Gate.detach()).index_select(1, idx).contiguous();
         }

@@ -64,7 +64,7 @@ public sealed class SoraLinear : ILinearAdapter, IHasTrainingMode
         Gate = new Parameter(initGate == "ones" ? ones(1, rank, DType) : randn(new long[] { 1, rank }, DType, generator: generator));
         ModuleSlots.On(host, "lora_A").AddModule(name, A);
         ModuleSlots.On(host, "lora_B").AddModule(name, B);
-        ModuleSlots.On(host, "sora_gate").AddParameter(name, Gate);
+        Gate = ModuleSlots.On(host, "sora_gate").AddParameter(name, Gate);
         host.Adapters.Add(name, this);
     }
 

@@ -38,8 +38,8 @@ internal sealed class WhisperBeamSearch
             var logits = model.Decode(input, memory, cache).select(1, -1).to(ScalarType.Float32);
             suppression.Apply(logits, firstStep: step == 0);
             var (values, indices) = logits.log_softmax(1).topk(beams + 1, 1);
-            var logProbs = values.to(ScalarType.Float64).data<double>().ToArray();
-            var tokens = indices.data<long>().ToArray();
+            var logProbs = values.to(ScalarType.Float64, CPU).data<double>().ToArray();
+            var tokens = indices.cpu().data<long>().ToArray();
             var nextTokens = new long[rows];
             var sources = new long[rows];
             var nextSums = new double[rows];
@@ -65,7 +65,7 @@ internal sealed class WhisperBeamSearch
             sequences = nextSequences;
             sums = nextSums;
             if (finished.All(f => f.Count >= beams)) break;
-            using (var rowsToKeep = tensor(sources)) cache.SelectRows(rowsToKeep);
+            using (var rowsToKeep = tensor(sources, device: encoded.device)) cache.SelectRows(rowsToKeep);
             input.Dispose();
             input = tensor(nextTokens, new long[] { rows, 1 }, device: encoded.device).DetachFromDisposeScope();
         }

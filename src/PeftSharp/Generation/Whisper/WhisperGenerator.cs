@@ -40,7 +40,7 @@ public sealed class WhisperGenerator
         if (options.BeamSize is < 1) throw new ConfigurationException($"beam size must be at least 1, found {options.BeamSize}");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var encoded = model.Encode(inputFeatures);
+        var encoded = model.Encode(inputFeatures.to(ComputeDevice.Of(model))); // features are computed on the CPU
         long batch = encoded.shape[0];
         var languages = ResolveLanguages(encoded, options.Language ?? defaults?.Language);
         var prefixes = languages.Select(l => Tokens.SotSequence(l, options.Task)).ToList();
@@ -66,7 +66,7 @@ public sealed class WhisperGenerator
         var sot = full(batch, 1, Tokens.StartOfTranscript, dtype: ScalarType.Int64, device: encoderHidden.device);
         var logits = model.Decode(sot, encoderHidden).select(1, 0);
         var languageIds = tensor(Tokens.LanguageTokenIds.Select(i => (long)i).ToArray(), device: logits.device);
-        var best = logits.index_select(1, languageIds).argmax(1).data<long>().ToArray();
+        var best = logits.index_select(1, languageIds).argmax(1).cpu().data<long>().ToArray();
         return best.Select(b => Tokens.LanguageCode(Tokens.LanguageTokenIds[(int)b])).ToList();
     }
 
@@ -110,8 +110,8 @@ public sealed class WhisperGenerator
             suppression.Apply(logits, firstStep: step == 0);
             var logProbs = logits.log_softmax(1);
             var next = logits.argmax(1);
-            var best = next.data<long>().ToArray();
-            var chosen = logProbs.gather(1, next.unsqueeze(1)).squeeze(1).data<float>().ToArray();
+            var best = next.cpu().data<long>().ToArray();
+            var chosen = logProbs.gather(1, next.unsqueeze(1)).squeeze(1).cpu().data<float>().ToArray();
             var feed = new long[batch];
             for (int i = 0; i < batch; i++)
             {

@@ -70,11 +70,13 @@ public sealed class PretrainedWhisper : IDisposable
         config = config with { Quantization = quantization };
         var tokenizer = LoadTokenizer(location.Path, options.TokenizerPath, config.VocabSize);
         using var source = SafeTensorsCheckpoint.Open(location.Path);
-        var whisper = new WhisperForConditionalGeneration(config, PretrainedCausalLM.ResolveDType(options.DType, config.TorchDtype));
+        var (device, mapped) = options.Placement;
+        WhisperForConditionalGeneration whisper;
+        using (DefaultDeviceScope.On(device)) whisper = new WhisperForConditionalGeneration(config, PretrainedCausalLM.ResolveDType(options.DType, config.TorchDtype));
         try
         {
             var quantizer = quantization is { Enabled: true } ? new BnbWeightQuantizer(quantization) : null;
-            var report = WeightLoader.Load(whisper, source, whisper.KeysNotRequired(source), options.MemoryMapped, quantizer);
+            var report = WeightLoader.Load(whisper, source, whisper.KeysNotRequired(source), mapped, quantizer);
             string npz = Path.Combine(location.Path, "mel_filters.npz");
             var filters = File.Exists(npz) ? MelFilterBank.FromNpz(npz, config.NumMelBins) : MelFilterBank.Slaney(config.NumMelBins);
             return new PretrainedWhisper(whisper, tokenizer, filters, WhisperGenerationConfig.FromFolder(location.Path), location, report);

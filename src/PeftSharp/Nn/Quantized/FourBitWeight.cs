@@ -1,3 +1,4 @@
+using TorchSharp;
 using PeftSharp.Quantization;
 using static TorchSharp.torch;
 
@@ -85,7 +86,7 @@ public sealed class FourBitWeight : IQuantizedWeight
     /// </summary>
     Tensor DequantizeToScratch(ScalarType dtype)
     {
-        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return Dequantize(dtype);
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || !State.OnCpu) return Dequantize(dtype);
         long n = State.NumElements;
         if (scratch is null || scratch.dtype != dtype || scratch.numel() < n)
         {
@@ -112,6 +113,12 @@ public sealed class FourBitWeight : IQuantizedWeight
     /// <inheritdoc/>
     public IQuantizedWeight Requantize(Tensor dense) =>
         Quantize(dense, State.QuantType, State.BlockSize, State.DoubleQuantized, ComputeDType);
+
+    /// <inheritdoc/>
+    public Device Device => State.Packed.device;
+
+    /// <inheritdoc/>
+    public IQuantizedWeight To(Device device) => new FourBitWeight(State.To(device), ComputeDType);
 
     /// <summary>Frees the packed codes and the (nested) absmax tensors.</summary>
     public void Dispose() => State.Dispose();
@@ -155,8 +162,16 @@ public sealed class EightBitWeight : IQuantizedWeight
         return w.to(dtype);
     }
 
-    /// <inheritdoc/>
-    public Tensor Matmul(Tensor x) => Int8Quantizer.Int8Matmul(x, Weight, Threshold);
+    /// <summary>
+    /// LLM.int8's product on the CPU (exact int8 accumulation with the outlier split); on another device the weight is
+    /// dequantized and multiplied in x's dtype (the same function up to int8 rounding of x, which that path skips).
+    /// </summary>
+    public Tensor Matmul(Tensor x)
+    {
+        if (Weight.CB.device_type == DeviceType.CPU) return Int8Quantizer.Int8Matmul(x, Weight, Threshold);
+        using var w = Dequantize(x.dtype);
+        return nn.functional.linear(x, w);
+    }
 
     /// <inheritdoc/>
     public Tensor InputGradient(Tensor grad)
@@ -177,6 +192,12 @@ public sealed class EightBitWeight : IQuantizedWeight
 
     /// <inheritdoc/>
     public IQuantizedWeight Requantize(Tensor dense) => new EightBitWeight(Int8Quantizer.Quantize(dense), Threshold);
+
+    /// <inheritdoc/>
+    public Device Device => Weight.CB.device;
+
+    /// <inheritdoc/>
+    public IQuantizedWeight To(Device device) => new EightBitWeight(new Int8Weight(Weight.CB.to(device), Weight.SCB.to(device)), Threshold);
 
     /// <summary>Frees the int8 codes and the scales.</summary>
     public void Dispose() => Weight.Dispose();

@@ -34,4 +34,11 @@ public interface IQuantizedWeight : IDisposable
 
     /// <summary>The same format and settings applied to a new dense weight (used to merge adapters into a quantized base).</summary>
     IQuantizedWeight Requantize(Tensor dense);
+    /// <summary>The device the quantized tensors live on.</summary>
+    Device Device { get; }
+    /// <summary>
+    /// A copy whose tensors live on <paramref name="device"/> (this one is unchanged); off the CPU, dequantization uses
+    /// torch ops instead of the SIMD kernels.
+    /// </summary>
+    IQuantizedWeight To(Device device);
 }

@@ -29,7 +29,7 @@ public sealed class SequenceClassificationObjective : ITrainingObjective
         this.model = model;
         // Made once: the loss of every batch uses it. The logits are fp32 (fp64 for an fp64 model).
         this.classWeights = classWeights is null ? null
-            : tensor(classWeights, dtype: model.score.weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+            : tensor(classWeights, dtype: model.score.weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32, device: model.score.weight.device);
     }
 
     /// <inheritdoc/>

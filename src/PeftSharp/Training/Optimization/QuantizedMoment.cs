@@ -1,3 +1,4 @@
+using TorchSharp;
 using PeftSharp.Quantization;
 using static TorchSharp.torch;
 
@@ -35,7 +36,8 @@ internal sealed class QuantizedMoment : IDisposable
     /// <summary>Re-encodes <paramref name="values"/> (any device) and replaces the stored codes.</summary>
     public void Store(Tensor values)
     {
-        var next = Blockwise8Bit.Quantize(values, blockSize, code);
+        // The codes live in host memory (the SIMD quantizer's side); a GPU step hands its values back here.
+        var next = Blockwise8Bit.Quantize(values.device_type == DeviceType.CPU ? values : values.to(CPU), blockSize, code);
         // Quantize hands its tensors to the caller's (step) scope; the state outlives the step.
         next.Quantized.DetachFromDisposeScope();
         next.Absmax.DetachFromDisposeScope();
