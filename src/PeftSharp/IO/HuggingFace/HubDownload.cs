@@ -2,8 +2,9 @@ namespace PeftSharp.IO.HuggingFace;
 
 /// <summary>
 /// Downloads the files a model needs (<see cref="HubFileFilter"/>) from the Hub into the Hugging Face cache, as
-/// huggingface_hub's snapshot_download does: what the cache already holds is linked, not fetched again; the ref of
-/// a branch or tag is written once every file is in place, so it never points at a half-downloaded snapshot.
+/// huggingface_hub's snapshot_download does: what the cache already holds is linked, not fetched again. Snapshot
+/// links and the ref of a branch or tag are written once every blob is in place, so a failed download leaves the
+/// snapshot untouched and no ref pointing at a half-downloaded one.
 /// </summary>
 public static class HubDownload
 {
@@ -20,23 +21,33 @@ public static class HubDownload
         var revision = await client.RevisionAsync(id, ct).ConfigureAwait(false);
         var files = HubFileFilter.Select(revision.Files, id.Subfolder, options.Include);
         if (files.Count == 0) throw NothingToDownload(id, revision);
+        // Every blob first, then every link: a failure leaves the snapshot as it was (finished blobs stay for the next try).
+        var links = new List<(string Path, string ETag)>();
         foreach (var path in files)
         {
             var pointer = Path.Combine([cache.SnapshotFolder(revision.Commit), .. path.Split('/')]);
             if (File.Exists(pointer)) // follows the link: a dangling one is fetched again
             {
-                options.Progress?.Invoke(new HubFileProgress(path, HubFileEvent.Cached, new FileInfo(pointer).Length, null));
+                options.Progress?.Invoke(new HubFileProgress(path, HubFileEvent.Cached, LinkedLength(pointer), null));
                 continue;
             }
             var meta = await client.MetadataAsync(id, revision.Commit, path, ct).ConfigureAwait(false);
             var blob = cache.BlobPath(meta.ETag);
             if (File.Exists(blob)) options.Progress?.Invoke(new HubFileProgress(path, HubFileEvent.Cached, new FileInfo(blob).Length, meta.Size));
             else await HubBlobDownload.FetchAsync(client, cache, id, path, meta, options, ct).ConfigureAwait(false);
-            HubBlobDownload.Disk(pointer, () => cache.Link(revision.Commit, path, meta.ETag));
+            links.Add((path, meta.ETag));
         }
+        foreach (var (path, etag) in links) HubBlobDownload.Disk(cache.SnapshotFolder(revision.Commit), () => cache.Link(revision.Commit, path, etag));
         HubBlobDownload.Disk(cache.RefPath(id.Revision), () => cache.WriteRef(id.Revision, revision.Commit));
         var folder = cache.SnapshotFolder(revision.Commit);
         return id.Subfolder is { } sub ? Path.Combine([folder, .. sub.Split('/')]) : folder;
+    }
+
+    /// <summary>The size of the file a snapshot entry links to (FileInfo.Length would be the link's own).</summary>
+    static long LinkedLength(string pointer)
+    {
+        var info = new FileInfo(pointer);
+        return (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
     }
 
     /// <summary>The error for HF_HUB_OFFLINE=1 when the cache does not have the model.</summary>

@@ -1,0 +1,172 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using PeftSharp.IO.HuggingFace;
+using PeftSharp.Tests.Support;
+using static PeftSharp.Tests.IO.HubTestData;
+
+namespace PeftSharp.Tests.IO;
+
+/// <summary>Dropped connections resume, corrupted files are refused, and every failure says what to do.</summary>
+public class HubFaultTests
+{
+    static string RepoDir(TempDir tmp) => Path.Combine(tmp.Path, "models--tiny-org--tiny-llama");
+
+    [Fact]
+    public void A_dropped_connection_resumes_with_a_range_request()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        var repo = Repository();
+        var weights = repo["model.safetensors"];
+        Assert.True(weights.Content.Length > 60_000);
+        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        hub.DropAfter(weights.Sha256, bytes: 40_000);
+
+        var folder = ModelLocator.Resolve(Repo, Options(hub, tmp.Path)).Path;
+
+        var gets = hub.Requests.Where(r => r.ToCdn && r.Path.EndsWith(weights.Sha256, StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, gets.Count);
+        Assert.Null(gets[0].Header("Range"));
+        var resumedAt = long.Parse(gets[1].Header("Range")!["bytes=".Length..].TrimEnd('-'));
+        Assert.InRange(resumedAt, 1, 40_000);
+        Assert.Equal(weights.Sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")))));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(RepoDir(tmp), "blobs"), "*.incomplete"));
+    }
+
+    [Fact]
+    public void A_partial_file_left_by_an_earlier_run_is_resumed_not_restarted()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        var repo = Repository();
+        var weights = repo["model.safetensors"];
+        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        Directory.CreateDirectory(Path.Combine(RepoDir(tmp), "blobs"));
+        File.WriteAllBytes(Path.Combine(RepoDir(tmp), "blobs", weights.Sha256 + ".incomplete"), weights.Content[..30_000]);
+        var events = new List<HubFileProgress>();
+
+        var folder = ModelLocator.Resolve(Repo, Options(hub, tmp.Path) with { Progress = p => { lock (events) events.Add(p); } }).Path;
+
+        Assert.Equal("bytes=30000-", Assert.Single(hub.Requests, r => r.ToCdn && r.Path.EndsWith(weights.Sha256, StringComparison.Ordinal)).Header("Range"));
+        Assert.Equal(weights.Content, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
+        Assert.Contains(new HubFileProgress("model.safetensors", HubFileEvent.Started, 30_000, weights.Content.Length), events);
+        Assert.Contains(new HubFileProgress("model.safetensors", HubFileEvent.Completed, weights.Content.Length, weights.Content.Length), events);
+    }
+
+    [Fact]
+    public void A_connection_that_keeps_failing_gives_up_keeping_the_partial_file()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        var repo = Repository();
+        var weights = repo["model.safetensors"];
+        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        hub.DropAfter(weights.Sha256, bytes: 0, times: 100);
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, tmp.Path)));
+
+        Assert.Contains("kept failing", e.Message);
+        Assert.Contains("run the same command again to resume", e.Message);
+        Assert.True(File.Exists(Path.Combine(RepoDir(tmp), "blobs", weights.Sha256 + ".incomplete")));
+        Assert.False(Directory.Exists(Path.Combine(RepoDir(tmp), "snapshots")));
+    }
+
+    [Fact]
+    public void A_corrupted_download_is_deleted_and_leaves_no_snapshot_or_ref()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        var repo = Repository();
+        var weights = repo["model.safetensors"];
+        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        hub.Corrupt(weights.Sha256);
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, tmp.Path)));
+
+        Assert.Contains("corrupted", e.Message);
+        Assert.Contains($"where the Hub's ETag says {weights.Sha256}", e.Message);
+        Assert.Contains("run the command again", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(RepoDir(tmp), "snapshots")));
+        Assert.False(Directory.Exists(Path.Combine(RepoDir(tmp), "refs")));
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(RepoDir(tmp), "blobs")), f => f.Contains(weights.Sha256, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Offline_mode_uses_the_cache_and_says_clearly_when_the_model_is_not_there()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        hub.AddCommit(Repo, Commit("first"), Repository(), "main");
+        var offline = Options(hub, tmp.Path) with { Offline = true };
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, offline));
+        Assert.Contains("not in the Hugging Face cache", e.Message);
+        Assert.Contains("HF_HUB_OFFLINE", e.Message);
+        Assert.Contains($"peftsharp download {Repo}", e.Message);
+        Assert.Empty(hub.Requests);
+
+        var online = ModelLocator.Resolve(Repo, Options(hub, tmp.Path)).Path;
+        hub.ClearRequests();
+        Assert.Equal(online, ModelLocator.Resolve(Repo, offline).Path);
+        HubRepoId.TryParse(Repo, out var id);
+        Assert.Equal(online, HubDownload.Model(id, offline));
+        Assert.Empty(hub.Requests);
+    }
+
+    [Fact]
+    public void The_token_is_sent_as_bearer_to_the_hub_and_never_to_the_cdn()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        hub.AddCommit(Repo, Commit("first"), Repository(), "main");
+        hub.RequireToken(Repo, "hf_secret");
+
+        var anonymous = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, tmp.Path)));
+        Assert.Equal(401, ((HubException)anonymous.InnerException!).StatusCode);
+        Assert.Contains("restricted", anonymous.Message);
+        Assert.Contains("set HF_TOKEN", anonymous.Message);
+        var wrong = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, tmp.Path, token: "hf_wrong")));
+        Assert.Contains("(403, gated or private)", wrong.Message);
+        Assert.Contains("HF_TOKEN belongs to that account", wrong.Message);
+
+        hub.ClearRequests();
+        ModelLocator.Resolve(Repo, Options(hub, tmp.Path, token: "hf_secret"));
+        Assert.All(hub.Requests.Where(r => !r.ToCdn), r => Assert.Equal("Bearer hf_secret", r.Header("Authorization")));
+        Assert.Contains(hub.Requests, r => r.ToCdn);
+        Assert.All(hub.Requests.Where(r => r.ToCdn), r => Assert.Null(r.Header("Authorization")));
+    }
+
+    [Theory]
+    [InlineData("nobody/nothing", 401, "repo nobody/nothing was not found")]
+    [InlineData(Repo + "@no-such-branch", 404, "revision 'no-such-branch' not found")]
+    [InlineData(Repo + "/no-such-folder", null, "has no folder 'no-such-folder'")]
+    public void Unknown_repos_revisions_and_folders_fail_with_what_to_check(string id, int? status, string expected)
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        hub.AddCommit(Repo, Commit("first"), Repository(), "main");
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(id, Options(hub, tmp.Path)));
+
+        Assert.Contains($"model '{id}' is not a local path", e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("check the", e.Message);
+        Assert.Equal(status, ((HubException)e.InnerException!).StatusCode);
+    }
+
+    [Fact]
+    public void An_unreachable_hub_suggests_offline_mode()
+    {
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        int port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        using var tmp = Fixtures.NewTempDir();
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, new HubOptions { Endpoint = $"http://127.0.0.1:{port}", CacheDir = tmp.Path }));
+
+        Assert.Contains($"could not reach http://127.0.0.1:{port}", e.Message);
+        Assert.Contains("HF_HUB_OFFLINE=1", e.Message);
+    }
+}
