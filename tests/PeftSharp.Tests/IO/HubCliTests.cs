@@ -1,5 +1,4 @@
 using PeftSharp.Tests.Support;
-using HubFile = PeftSharp.Tests.IO.HubFakeServer.HubFile;
 
 namespace PeftSharp.Tests.IO;
 
@@ -23,17 +22,11 @@ public class HubCliTests
     [Fact]
     public void Download_then_generate_from_a_repo_subfolder_of_llama2c_files()
     {
-        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
-        var tokenizer = Fixtures.Require("models", "stories260K", "tok512.bin");
+        var repo = HubTestData.TinyLlamas();
         using var hub = new HubFakeServer();
         using var tmp = Fixtures.NewTempDir();
         var commit = HubTestData.Commit("tinyllamas");
-        hub.AddCommit("karpathy/tinyllamas", commit, new Dictionary<string, HubFile>
-        {
-            ["stories260K/stories260K.bin"] = new(File.ReadAllBytes(model), Lfs: true),
-            ["stories260K/tok512.bin"] = new(File.ReadAllBytes(tokenizer), Lfs: true),
-            ["stories15M.pt"] = new(new byte[64], Lfs: true),
-        }, "main");
+        hub.AddCommit("karpathy/tinyllamas", commit, repo, "main");
         var env = Environment(hub, tmp.Path);
 
         var download = CliProcess.Run(tmp.Path, env, null, "download", "karpathy/tinyllamas/stories260K");

@@ -112,19 +112,9 @@ public class HubDownloadTests
     [Fact]
     public void A_subfolder_id_downloads_that_folders_llama2c_files_and_resolves_inside_the_snapshot()
     {
-        var model = Fixtures.Require("models", "stories260K", "stories260K.bin");
-        var tokenizer = Fixtures.Require("models", "stories260K", "tok512.bin");
+        var repo = TinyLlamas();
         using var hub = new HubFakeServer();
         using var tmp = Fixtures.NewTempDir();
-        var repo = new Dictionary<string, HubFile>
-        {
-            ["stories260K/stories260K.bin"] = new(File.ReadAllBytes(model), Lfs: true),
-            ["stories260K/tok512.bin"] = new(File.ReadAllBytes(tokenizer), Lfs: true),
-            ["stories260K/README.md"] = Text("260K params"),
-            ["stories15M.bin"] = new([0x80, 0x02, .. new byte[100]], Lfs: true),
-            ["stories15M.pt"] = new(new byte[100], Lfs: true),
-            ["other/model.bin"] = new(new byte[100], Lfs: true),
-        };
         var commit = Commit("tinyllamas");
         hub.AddCommit("karpathy/tinyllamas", commit, repo, "main");
 

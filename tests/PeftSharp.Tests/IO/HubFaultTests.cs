@@ -93,6 +93,38 @@ public class HubFaultTests
     }
 
     [Fact]
+    public void A_blob_another_process_is_downloading_is_not_written_twice()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        var repo = Repository();
+        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        var incomplete = Path.Combine(RepoDir(tmp), "blobs", repo["model.safetensors"].Sha256 + ".incomplete");
+        Directory.CreateDirectory(Path.GetDirectoryName(incomplete)!);
+        using var other = new FileStream(incomplete, FileMode.Create, FileAccess.ReadWrite, FileShare.None); // what a running download holds
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, tmp.Path)));
+
+        Assert.Contains("being downloaded by another process", e.Message);
+        Assert.Contains("wait for it to finish", e.Message);
+    }
+
+    [Fact]
+    public void A_cache_folder_that_cannot_be_written_names_the_folder_and_the_fix()
+    {
+        using var hub = new HubFakeServer();
+        using var tmp = Fixtures.NewTempDir();
+        hub.AddCommit(Repo, Commit("first"), Repository(), "main");
+        File.WriteAllText(tmp.File("not-a-folder"), "");
+
+        var e = Assert.Throws<HubException>(() => ModelLocator.Resolve(Repo, Options(hub, Path.Combine(tmp.Path, "not-a-folder", "hub"))));
+
+        Assert.Contains("could not write", e.Message);
+        Assert.Contains("not-a-folder", e.Message);
+        Assert.Contains("HF_HUB_CACHE", e.Message);
+    }
+
+    [Fact]
     public void Offline_mode_uses_the_cache_and_says_clearly_when_the_model_is_not_there()
     {
         using var hub = new HubFakeServer();

@@ -34,6 +34,20 @@ public static class HubTestData
         return files;
     }
 
+    /// <summary>
+    /// karpathy/tinyllamas as it is laid out: llama2.c checkpoints, the real stories260K files in a subfolder (skips the
+    /// test when the fixture is missing) and top-level checkpoints a subfolder download must leave alone.
+    /// </summary>
+    public static Dictionary<string, HubFile> TinyLlamas() => new()
+    {
+        ["stories260K/stories260K.bin"] = new(File.ReadAllBytes(Fixtures.Require("models", "stories260K", "stories260K.bin")), Lfs: true),
+        ["stories260K/tok512.bin"] = new(File.ReadAllBytes(Fixtures.Require("models", "stories260K", "tok512.bin")), Lfs: true),
+        ["stories260K/README.md"] = Text("260K params"),
+        ["stories15M.bin"] = new([0x80, 0x02, .. new byte[100]], Lfs: true),
+        ["stories15M.pt"] = new(new byte[100], Lfs: true),
+        ["other/model.bin"] = new(new byte[100], Lfs: true),
+    };
+
     /// <summary>The files a model download of <see cref="Repository"/> keeps.</summary>
     public static string[] Kept(IReadOnlyDictionary<string, HubFile> repo) =>
         repo.Keys.Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();

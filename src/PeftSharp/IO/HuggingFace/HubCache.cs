@@ -71,7 +71,7 @@ public sealed class HubCache
         try
         {
             try { File.CreateSymbolicLink(temp, Path.GetRelativePath(folder, BlobPath(etag))); }
-            catch (IOException) when (OperatingSystem.IsWindows()) { File.Copy(BlobPath(etag), temp); }
+            catch (Exception e) when (OperatingSystem.IsWindows() && e is IOException or UnauthorizedAccessException) { File.Copy(BlobPath(etag), temp); }
             File.Move(temp, pointer, overwrite: true);
         }
         catch
