@@ -12,15 +12,12 @@ public class HubDownloadTests
     [Fact]
     public void A_download_has_huggingface_hubs_layout_and_skips_pickles()
     {
-        using var hub = new HubFakeServer();
-        using var tmp = Fixtures.NewTempDir();
-        var repo = Repository();
-        var commit = Commit("first");
-        hub.AddCommit(Repo, commit, repo, "main");
+        using var s = new HubScene();
+        var (repo, commit) = (s.Files, s.Commit);
 
-        var location = ModelLocator.Resolve(Repo, Options(hub, tmp.Path));
+        var location = ModelLocator.Resolve(Repo, s.Options);
 
-        var repoDir = Path.Combine(tmp.Path, "models--tiny-org--tiny-llama");
+        var repoDir = s.RepoDir;
         var snapshot = Path.Combine(repoDir, "snapshots", commit);
         Assert.Equal(ModelFormat.HuggingFaceFolder, location.Format);
         Assert.Equal(snapshot, location.Path);
@@ -37,23 +34,20 @@ public class HubDownloadTests
         Assert.Equal(Kept(repo).Select(n => repo[n].ETag).Order(), Directory.EnumerateFiles(Path.Combine(repoDir, "blobs")).Select(Path.GetFileName).Order());
         Assert.Equal(64, repo["model.safetensors"].ETag.Length);
         Assert.Equal(40, repo["config.json"].ETag.Length);
-        Assert.DoesNotContain(hub.Requests, r => r.Path.Contains("pytorch_model.bin") || r.Path.Contains(".pth") || r.Path.Contains("onnx"));
-        Assert.DoesNotContain(hub.Requests, r => r.ToCdn && r.Header("Authorization") is not null);
+        Assert.DoesNotContain(s.Hub.Requests, r => r.Path.Contains("pytorch_model.bin") || r.Path.Contains(".pth") || r.Path.Contains("onnx"));
+        Assert.DoesNotContain(s.Hub.Requests, r => r.ToCdn && r.Header("Authorization") is not null);
     }
 
     [Fact]
     public void Pickles_are_downloaded_only_when_an_include_pattern_names_them()
     {
-        using var hub = new HubFakeServer();
-        using var tmp = Fixtures.NewTempDir();
-        var repo = Repository();
-        hub.AddCommit(Repo, Commit("first"), repo, "main");
+        using var s = new HubScene();
         HubRepoId.TryParse(Repo, out var id);
 
-        var folder = HubDownload.Model(id, Options(hub, tmp.Path) with { Include = ["*.bin", "original/*"] });
+        var folder = HubDownload.Model(id, s.Options with { Include = ["*.bin", "original/*"] });
 
-        Assert.Equal(Kept(repo).Concat(["original/consolidated.pth", "pytorch_model.bin"]).Order(StringComparer.Ordinal), SnapshotFiles(folder));
-        Assert.Equal("../../../blobs/" + repo["original/consolidated.pth"].ETag, new FileInfo(Path.Combine(folder, "original", "consolidated.pth")).LinkTarget);
+        Assert.Equal(Kept(s.Files).Concat(["original/consolidated.pth", "pytorch_model.bin"]).Order(StringComparer.Ordinal), SnapshotFiles(folder));
+        Assert.Equal("../../../blobs/" + s.Files["original/consolidated.pth"].ETag, new FileInfo(Path.Combine(folder, "original", "consolidated.pth")).LinkTarget);
     }
 
     [Fact]

@@ -65,3 +65,28 @@ public static class HubTestData
         Directory.EnumerateFiles(snapshot, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(snapshot, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToArray();
 }
+
+/// <summary>A fake Hub serving <see cref="HubTestData.Repository"/> as <see cref="HubTestData.Repo"/> (commit "first" on main), and an empty cache.</summary>
+public sealed class HubScene : IDisposable
+{
+    public HubFakeServer Hub { get; } = new();
+    public TempDir Cache { get; } = Fixtures.NewTempDir();
+    public Dictionary<string, HubFile> Files { get; }
+    public string Commit { get; } = HubTestData.Commit("first");
+
+    public HubScene(Dictionary<string, HubFile>? files = null)
+    {
+        Files = files ?? HubTestData.Repository();
+        Hub.AddCommit(HubTestData.Repo, Commit, Files, "main");
+    }
+
+    /// <summary>The repo's folder in the cache.</summary>
+    public string RepoDir => Path.Combine(Cache.Path, "models--tiny-org--tiny-llama");
+    public HubOptions Options => HubTestData.Options(Hub, Cache.Path);
+
+    public void Dispose()
+    {
+        Hub.Dispose();
+        Cache.Dispose();
+    }
+}
