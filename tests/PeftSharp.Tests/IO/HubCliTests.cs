@@ -41,6 +41,20 @@ public class HubCliTests
         Assert.True(generate.ExitCode == 0, generate.Output);
         Assert.Contains(KnownStart, generate.Output);
         Assert.Empty(hub.Requests); // the cache served it
+
+        // A base_model candidate list takes the repo id the cache holds over a later entry; the run then stops at the missing data.
+        File.WriteAllText(tmp.File("train.yaml"), $"""
+            base_model: [karpathy/tinyllamas/stories260K, {tmp.File("no-such-model")}]
+            adapter: lora
+            output_dir: {tmp.File("out")}
+            datasets:
+              - path: {tmp.File("no-such-data.jsonl")}
+            """);
+        var train = CliProcess.Run(tmp.Path, env, null, "train", tmp.File("train.yaml"));
+        Assert.Equal(1, train.ExitCode);
+        Assert.Contains("no-such-data.jsonl", train.Output);
+        Assert.DoesNotContain("no-such-model", train.Output);
+        Assert.Empty(hub.Requests);
     }
 
     [Fact]
