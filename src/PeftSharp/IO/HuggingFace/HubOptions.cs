@@ -56,7 +56,16 @@ public sealed record HubOptions
     static string? TokenFile()
     {
         var path = Variable("HF_TOKEN_PATH") ?? Path.Combine(HfHome(), "token");
-        return File.Exists(path) && File.ReadAllText(path).Trim() is { Length: > 0 } token ? token : null;
+        try
+        {
+            return File.Exists(path) && File.ReadAllText(path).Trim() is { Length: > 0 } token ? token : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Local models need no token: an unreadable token file must not stop them. A gated download then says 401.
+            Diagnostics.Warn($"the Hugging Face token file {path} could not be read ({e.Message}); continuing without a token");
+            return null;
+        }
     }
 
     static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v.Trim() : null;
