@@ -27,6 +27,7 @@ public static class Program
             PredictCommand.Create(stdout),
             TranscribeCommand.Create(stdout),
             ConfigReferenceCommand.Create(stdout),
+            DownloadCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)

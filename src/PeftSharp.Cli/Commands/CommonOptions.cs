@@ -12,7 +12,7 @@ internal sealed class ModelOptions
 {
     readonly Option<string> model = new("--model", "-m")
     {
-        Description = "Model folder, model file (llama2.c .bin, .safetensors) or Hugging Face repo id in the local cache",
+        Description = "Model folder, model file (llama2.c .bin, .safetensors) or Hugging Face repo id (org/name[/folder][@revision]; downloaded into the Hugging Face cache when missing)",
         Required = true,
     };
 
@@ -68,7 +68,8 @@ internal sealed class ModelOptions
             if (!File.Exists(Path.Combine(folder, AdapterFolder.WeightsFile)))
                 throw new ConfigurationException($"{Path.Combine(folder, AdapterFolder.WeightsFile)} not found: the adapter folder has a config but no weights; pass a complete adapter folder");
         }
-        return ModelLocator.Resolve(ModelPath(r));
+        // A repo id missing from the cache is downloaded here, with progress on stderr; the loaders then find it cached.
+        return ModelLocator.Resolve(ModelPath(r), DownloadProgress.Options(r));
     }
 
     public (PretrainedCausalLM Lm, PeftModel? Peft) Load(ParseResult r)

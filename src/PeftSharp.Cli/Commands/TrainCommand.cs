@@ -27,7 +27,7 @@ internal static class TrainCommand
             var overrides = r.UnmatchedTokens.ToList();
             if (r.GetValue(resume)) overrides.Add("resume_from_checkpoint=latest");
             var c = TrainConfig.Read(ConfigSection.Load(path, overrides));
-            return Run(c, Path.GetDirectoryName(Path.GetFullPath(path))!, stdout);
+            return Run(c, Path.GetDirectoryName(Path.GetFullPath(path))!, DownloadProgress.Options(r), stdout);
         });
         return cmd;
     }
@@ -65,9 +65,9 @@ internal static class TrainCommand
     // The output folder's lock, taken before the model loads so a second run refuses at once; the trainer keeps it.
     static readonly AsyncLocal<OutputDirLock?> heldLock = new();
 
-    static int Run(TrainConfig c, string configDir, TextWriter stdout)
+    static int Run(TrainConfig c, string configDir, IO.HuggingFace.HubOptions hub, TextWriter stdout)
     {
-        TrainPreflight.Check(c, configDir);
+        TrainPreflight.Check(c, configDir, hub);
         TorchRuntime.EnsureInitialized();
         using var outputLock = OutputDirLock.Acquire(c.Trainer.OutputDir);
         heldLock.Value = outputLock;

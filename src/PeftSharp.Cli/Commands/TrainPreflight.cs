@@ -13,9 +13,10 @@ namespace PeftSharp.Cli.Commands;
 /// </summary>
 internal static class TrainPreflight
 {
-    public static void Check(TrainConfig c, string configDir)
+    /// <param name="hub">The Hub settings for a base_model that must be downloaded (with progress on the command's stderr).</param>
+    public static void Check(TrainConfig c, string configDir, HubOptions hub)
     {
-        var model = ModelLocator.Resolve(TrainCommand.Locate(c.BaseModel, configDir));
+        var model = ModelLocator.Resolve(TrainCommand.Locate(c.BaseModel, configDir), hub);
         var o = c.Trainer;
         OutputFolder.Check(o.OutputDir, "output_dir", model.Folder, mustBeNew: false);
         CheckResume(o);

@@ -11,7 +11,7 @@ public static partial class ConfigReference
     [
         ("Model", "What to fine-tune and how its weights are held.",
         [
-            K("base_model", null, "Required. A model folder, a model file (llama2.c `.bin`, `.safetensors`), or a Hugging Face repo id `org/name[/subfolder][@revision]` (downloaded into the HF cache when missing). A list means candidates: the first that exists on disk is used, else the last entry"),
+            K("base_model", null, "Required. A model folder, a model file (llama2.c `.bin`, `.safetensors`), or a Hugging Face repo id `org/name[/subfolder][@revision]` (downloaded into the HF cache when missing). A list means candidates: the first that exists on disk (a repo id: in the HF cache) is used, else the last entry"),
             K("tokenizer", null, "Tokenizer file or folder, when it is not beside the model"),
             K("dtype", "auto", "Weight dtype: `auto` (the checkpoint's; fp16 runs as fp32 on CPU), `float32` or `bfloat16`"),
             K("device", "cpu", "Where the model computes: `cpu`, `cuda` (= `cuda:0`), `cuda:N`, or `auto` (a GPU when torch sees one). A GPU needs the CUDA build (`-p:PeftSharpTorchBackend=cuda`, docs/howto/cuda.md)"),

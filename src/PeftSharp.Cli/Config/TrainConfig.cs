@@ -2,6 +2,7 @@ using PeftSharp.Adapters;
 using PeftSharp.Data;
 using PeftSharp.Models;
 using PeftSharp.Generation.Whisper;
+using PeftSharp.IO.HuggingFace;
 using PeftSharp.Nn.Quantized;
 using PeftSharp.Training;
 
@@ -152,7 +153,8 @@ public sealed record TrainConfig(
 
     /// <summary>
     /// base_model: one model, or a list of candidates: the first that exists on disk (relative to the working folder or
-    /// the config's folder), else the last entry (typically a Hugging Face repo id, downloaded when missing).
+    /// the config's folder; a repo id counts when the Hugging Face cache holds it), else the last entry (typically a
+    /// Hugging Face repo id, downloaded when the model loads).
     /// </summary>
     static string BaseModelChoice(ConfigSection c)
     {
@@ -161,7 +163,8 @@ public sealed record TrainConfig(
             throw c.Error("base_model", "is required (a model folder, file or Hugging Face repo id, or a list of them to try in order)");
         var expanded = candidates.Select(ConfigSection.ExpandEnvironment).ToList();
         var configDir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(c.Source)) ?? ".";
-        return expanded.FirstOrDefault(m => Exists(m) || Exists(System.IO.Path.Combine(configDir, m))) ?? expanded[^1];
+        var cache = ModelLocator.HubCacheDir();
+        return expanded.FirstOrDefault(m => Exists(m) || Exists(System.IO.Path.Combine(configDir, m)) || ModelLocator.IsInHubCache(m, cache)) ?? expanded[^1];
         static bool Exists(string p) => File.Exists(p) || Directory.Exists(p);
     }
 

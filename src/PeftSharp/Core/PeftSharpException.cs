@@ -35,3 +35,17 @@ public class ConfigurationException : PeftSharpException
     /// </summary>
     public ConfigurationException(string message) : base(message) { }
 }
+
+/// <summary>
+/// Downloading from the Hugging Face Hub failed: access refused, repo/revision/file not found, network or disk
+/// trouble, or a file that arrived corrupted. The message names the problem and the fix.
+/// </summary>
+public class HubException : PeftSharpException
+{
+    /// <summary>The HTTP status the Hub answered with, when the failure was an HTTP error.</summary>
+    public int? StatusCode { get; }
+    /// <summary>Creates the error with a message that names the problem and the fix.</summary>
+    public HubException(string message, int? statusCode = null) : base(message) => StatusCode = statusCode;
+    /// <summary>Creates the error, keeping the lower-level exception (network or disk) that revealed it.</summary>
+    public HubException(string message, Exception inner) : base(message, inner) { }
+}

@@ -110,7 +110,9 @@ public class ModelFolderTests
             Environment.SetEnvironmentVariable("HF_HUB_CACHE", Path.Combine(tmp.Path, "hub"));
             Assert.Equal(snapshot, ModelLocator.Resolve("tiny-org/tiny-llama").Path);
             Assert.Equal(snapshot, ModelLocator.Resolve("tiny-org/tiny-llama@" + commit).Path);
-            var e = Assert.Throws<PeftSharpException>(() => ModelLocator.Resolve("tiny-org/tiny-llama@v2"));
+            // Offline, so a revision the cache lacks is reported rather than downloaded.
+            var offline = HubOptions.FromEnvironment() with { Offline = true };
+            var e = Assert.Throws<HubException>(() => ModelLocator.Resolve("tiny-org/tiny-llama@v2", offline));
             Assert.Contains("refs", e.Message);
             using var lm = PretrainedCausalLM.Load("tiny-org/tiny-llama");
             Assert.Equal(2, lm.Config.NumHiddenLayers);

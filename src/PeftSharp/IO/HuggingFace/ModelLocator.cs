@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace PeftSharp.IO.HuggingFace;
 
 /// <summary>The kind of model a <see cref="ModelLocation"/> points at.</summary>
@@ -20,46 +18,53 @@ public sealed record ModelLocation(ModelFormat Format, string Path, string Argum
 
 /// <summary>
 /// Resolves a model argument the way users give it: a local folder, a single file, or a Hugging Face repo id
-/// (`org/name`, optionally `@revision`) already present in the standard Hugging Face cache.
+/// (`org/name`, optionally `/folder` inside the repo and `@revision`), taken from the standard Hugging Face cache
+/// when it is there and downloaded into it (<see cref="HubDownload"/>) when it is not, unless offline.
 /// </summary>
-public static partial class ModelLocator
+public static class ModelLocator
 {
-    [GeneratedRegex(@"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?(@[\w.\-/]+)?$")]
-    private static partial Regex RepoIdPattern();
-
-    [GeneratedRegex("^[0-9a-f]{40}$")]
-    private static partial Regex CommitPattern();
-
     /// <summary>The hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.</summary>
-    public static string HubCacheDir()
-    {
-        if (Environment.GetEnvironmentVariable("HF_HUB_CACHE") is { Length: > 0 } hub) return hub;
-        if (Environment.GetEnvironmentVariable("HF_HOME") is { Length: > 0 } home) return System.IO.Path.Combine(home, "hub");
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x
-            ? x
-            : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return System.IO.Path.Combine(xdg, "huggingface", "hub");
-    }
+    public static string HubCacheDir() => HubOptions.CacheDirFromEnvironment();
 
     /// <summary>
-    /// Where <paramref name="argument"/> points. PyTorch pickle checkpoints (.bin that is not llama2.c, .pt, .pth, .ckpt)
-    /// are refused with <see cref="PeftSharpException"/> before they are parsed; so are missing paths.
+    /// Where <paramref name="argument"/> points, with the Hub settings of the environment (<see cref="HubOptions.FromEnvironment"/>).
     /// </summary>
-    public static ModelLocation Resolve(string argument)
+    public static ModelLocation Resolve(string argument) => Resolve(argument, null);
+
+    /// <summary>
+    /// Where <paramref name="argument"/> points. A repo id missing from <paramref name="hub"/>'s cache (or cached
+    /// only in part) is downloaded. PyTorch pickle checkpoints (.bin that is not llama2.c, .pt, .pth, .ckpt) are
+    /// refused with <see cref="PeftSharpException"/> before they are parsed; so are missing paths.
+    /// </summary>
+    /// <param name="argument">A folder, a model file, or <c>org/name[/folder][@revision]</c>.</param>
+    /// <param name="hub">Where the cache is and how to reach the Hub; null reads them from the environment.</param>
+    public static ModelLocation Resolve(string argument, HubOptions? hub)
     {
         if (string.IsNullOrWhiteSpace(argument)) throw new ConfigurationException("no model given: pass --model <folder | file | org/name>");
         if (Directory.Exists(argument)) return FromFolder(argument, argument);
         if (File.Exists(argument)) return FromFile(argument);
-        if (RepoIdPattern().IsMatch(argument) && argument.Contains('/'))
+        if (HubRepoId.TryParse(argument, out var id))
         {
-            var snapshot = FindInHubCache(argument, out var lookedAt);
-            if (snapshot is not null) return FromFolder(snapshot, argument);
-            throw new PeftSharpException(
-                $"model '{argument}' is not a local path and is not in the Hugging Face cache (looked for {lookedAt}). " +
-                "Download it first (e.g. `huggingface-cli download " + argument.Split('@')[0] + "`), set HF_HOME / HF_HUB_CACHE to the cache that has it, or pass a local folder");
+            hub ??= HubOptions.FromEnvironment();
+            var cached = new HubCache(hub.CacheDir, id).FindFolder(id, out var lookedAt);
+            // Offline, a partial folder still goes to FromFolder, whose error says what is missing.
+            if (cached is not null && (hub.Offline || HubCache.LooksComplete(cached))) return FromFolder(cached, argument);
+            if (hub.Offline) throw HubDownload.OfflineMiss(id, lookedAt);
+            try
+            {
+                return FromFolder(HubDownload.Model(id, hub), argument);
+            }
+            catch (HubException e)
+            {
+                throw new HubException($"model '{argument}' is not a local path and is not in the Hugging Face cache (looked for {lookedAt}); {e.Message}", e);
+            }
         }
         throw new PeftSharpException($"model '{argument}' not found: pass an existing folder, a model file, or a Hugging Face repo id such as org/name");
     }
+
+    /// <summary>True when <paramref name="argument"/> is a repo id whose model the cache at <paramref name="cacheDir"/> holds in full.</summary>
+    public static bool IsInHubCache(string argument, string cacheDir) =>
+        HubRepoId.TryParse(argument, out var id) && new HubCache(cacheDir, id).FindFolder(id, out _) is { } folder && HubCache.LooksComplete(folder);
 
     static ModelLocation FromFile(string file)
     {
@@ -98,26 +103,5 @@ public static partial class ModelLocator
         var found = Directory.EnumerateFileSystemEntries(folder).Select(System.IO.Path.GetFileName).Take(12);
         throw new PeftSharpException(
             $"{folder} is not a model folder: it has no config.json{(llamaC.Count > 1 ? $" and {llamaC.Count} llama2.c checkpoints (pass one file)" : "")}. It holds: {string.Join(", ", found)}");
-    }
-
-    /// <summary>models--org--name/snapshots/&lt;commit&gt;, with the commit taken from refs/&lt;revision&gt; (default main).</summary>
-    public static string? FindInHubCache(string repoIdWithRevision, out string lookedAt)
-    {
-        var parts = repoIdWithRevision.Split('@', 2);
-        string repo = parts[0], revision = parts.Length > 1 ? parts[1] : "main";
-        var repoDir = System.IO.Path.Combine(HubCacheDir(), "models--" + repo.Replace("/", "--"));
-        lookedAt = repoDir;
-        if (!Directory.Exists(repoDir)) return null;
-        string commit = revision;
-        if (!CommitPattern().IsMatch(revision))
-        {
-            var refFile = System.IO.Path.Combine(repoDir, "refs", revision);
-            lookedAt = refFile;
-            if (!File.Exists(refFile)) return null;
-            commit = File.ReadAllText(refFile).Trim();
-        }
-        var snapshot = System.IO.Path.Combine(repoDir, "snapshots", commit);
-        lookedAt = snapshot;
-        return Directory.Exists(snapshot) ? snapshot : null;
     }
 }

@@ -45,10 +45,16 @@ public sealed class LlamaCCheckpoint : ITensorSource
     public static LlamaCCheckpoint Open(string path)
     {
         if (!File.Exists(path)) throw new PeftSharpException($"{path} not found");
-        long length = new FileInfo(path).Length;
-        if (length < HeaderBytes) throw new InvalidFileFormatException(path, $"file is {length} bytes, shorter than the 28-byte llama2.c header");
+        long length;
         Span<byte> raw = stackalloc byte[HeaderBytes];
-        using (var fs = File.OpenRead(path)) fs.ReadExactly(raw);
+        // The stream's length, not FileInfo's: in a Hugging Face cache snapshot the file is a symlink, and FileInfo
+        // describes the link itself.
+        using (var fs = File.OpenRead(path))
+        {
+            length = fs.Length;
+            if (length < HeaderBytes) throw new InvalidFileFormatException(path, $"file is {length} bytes, shorter than the 28-byte llama2.c header");
+            fs.ReadExactly(raw);
+        }
         var h = new int[7];
         for (int i = 0; i < 7; i++) h[i] = BinaryPrimitives.ReadInt32LittleEndian(raw[(i * 4)..]);
         Validate(path, h);

@@ -57,13 +57,18 @@ public sealed class ShardedSafeTensors : IMappedTensorSource
     public static ShardedSafeTensors Open(string indexPath)
     {
         indexPath = Path.GetFullPath(indexPath);
-        var length = new FileInfo(indexPath).Length;
-        if (length > MaxIndexBytes)
-            throw new InvalidFileFormatException(indexPath, $"index is {length} bytes, over the {MaxIndexBytes / 1_000_000} MB limit; this is not a safetensors index");
+        byte[] bytes;
+        using (var stream = File.OpenRead(indexPath)) // follows a symlink (Hub cache snapshots), which FileInfo.Length would not
+        {
+            if (stream.Length > MaxIndexBytes)
+                throw new InvalidFileFormatException(indexPath, $"index is {stream.Length} bytes, over the {MaxIndexBytes / 1_000_000} MB limit; this is not a safetensors index");
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { AllowDuplicateProperties = false });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
