@@ -9,6 +9,7 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- compare [--steps 200] [--methods lora-r8,ia3,...] [--out bench/out/compare]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- soak [--steps 5000] [--out bench/out/soak]
+//   dotnet run -c Release --project bench/PeftSharp.Bench -- figures [--out docs/images] [--count 1048576]
 var argv = args.ToList();
 string Opt(string name, string fallback)
 {
@@ -64,6 +65,9 @@ switch (argv.FirstOrDefault())
     case "soak":
         return PeftSharp.Bench.Reliability.TrainerSoak.Run(int.Parse(Opt("--steps", "5000"), System.Globalization.CultureInfo.InvariantCulture),
             Opt("--out", Path.Combine(root, "bench/out/soak")));
+    case "figures":
+        return PeftSharp.Bench.Docs.ConceptFigures.Run(Opt("--out", Path.Combine(root, "docs/images")),
+            long.Parse(Opt("--count", "1048576"), System.Globalization.CultureInfo.InvariantCulture));
     case "suite-train":
         return PeftSharp.Bench.Suite.TrainChild.Run(argv[1], argv[2]);
     case "suite-loss":
@@ -81,5 +85,6 @@ switch (argv.FirstOrDefault())
         Console.Error.WriteLine("       PeftSharp.Bench compare [--steps N] [--methods a,b] [--out DIR]");
         Console.Error.WriteLine("       PeftSharp.Bench profile [--shape smollm|qwen] [--batch N] [--seq N]");
         Console.Error.WriteLine("       PeftSharp.Bench soak [--steps N] [--out DIR]");
+        Console.Error.WriteLine("       PeftSharp.Bench figures [--out DIR] [--count N]");
         return 2;
 }
