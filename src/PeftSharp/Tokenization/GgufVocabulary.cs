@@ -38,7 +38,7 @@ public static class GgufVocabulary
         {
             tokens.Add($"[PAD{id}]");
             scores?.Add(-1000f);
-            types.Add((int)GgufTokenType.Unused);
+            types.Add((int)PieceType.Unused);
         }
         md.String("tokenizer.ggml.model", model);
         md.Strings("tokenizer.ggml.tokens", [.. tokens]);
@@ -88,8 +88,8 @@ public static class GgufVocabulary
         for (int id = 0; id < t.VocabSize; id++)
         {
             var piece = t.IdToToken(id);
-            var type = id == 0 ? GgufTokenType.Unknown : specials.Contains(id) ? GgufTokenType.Control : IsBytePiece(piece) ? GgufTokenType.Byte : GgufTokenType.Normal;
-            v.Tokens.Add(type == GgufTokenType.Normal ? piece.Replace(" ", Space) : piece.Trim());
+            var type = id == 0 ? PieceType.Unknown : specials.Contains(id) ? PieceType.Control : IsBytePiece(piece) ? PieceType.Byte : PieceType.Normal;
+            v.Tokens.Add(type == PieceType.Normal ? piece.Replace(" ", Space) : piece.Trim());
             v.Scores!.Add(t.Score(id));
             v.Types.Add((int)type);
         }
@@ -128,10 +128,10 @@ public static class GgufVocabulary
             string token;
             try { token = t.IdToToken(id); }
             catch (ArgumentOutOfRangeException) { token = $"[PAD{id}]"; }   // a hole in the id space
-            var type = added.TryGetValue(id, out var a) ? (a.Special ? GgufTokenType.Control : GgufTokenType.UserDefined)
-                : id == unk ? GgufTokenType.Unknown
-                : token.StartsWith("[PAD", StringComparison.Ordinal) && t.TokenToId(token) is null ? GgufTokenType.Unused
-                : t.ByteFallback && IsBytePiece(token) ? GgufTokenType.Byte : GgufTokenType.Normal;
+            var type = added.TryGetValue(id, out var a) ? (a.Special ? PieceType.Control : PieceType.UserDefined)
+                : id == unk ? PieceType.Unknown
+                : token.StartsWith("[PAD", StringComparison.Ordinal) && t.TokenToId(token) is null ? PieceType.Unused
+                : t.ByteFallback && IsBytePiece(token) ? PieceType.Byte : PieceType.Normal;
             v.Tokens.Add(token);
             v.Scores?.Add(added.ContainsKey(id) ? -1000f : scores!(token));
             v.Types.Add((int)type);

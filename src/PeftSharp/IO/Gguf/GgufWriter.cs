@@ -24,8 +24,10 @@ public static class GgufWriter
     /// general.alignment is not a UINT32 power of two.</exception>
     public static void Write(string path, GgufMetadata metadata, IReadOnlyList<GgufTensor> tensors)
     {
-        if (!metadata.Contains("general.alignment")) metadata.UInt32("general.alignment", DefaultAlignment);
-        var alignValue = metadata["general.alignment"];
+        // The caller's metadata is left as given; the written entries gain general.alignment when it is absent.
+        var entries = metadata.Contains("general.alignment") ? metadata.Entries
+            : [.. metadata.Entries, KeyValuePair.Create("general.alignment", new GgufValue(GgufValueType.UInt32, DefaultAlignment))];
+        var alignValue = entries.First(e => e.Key == "general.alignment").Value;
         if (alignValue.Value is not uint alignment || alignment == 0 || (alignment & (alignment - 1)) != 0)
             throw new ArgumentException("general.alignment must be a UINT32 power of two", nameof(metadata));
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -40,8 +42,8 @@ public static class GgufWriter
             w.Write(Magic);
             w.Write(Version);
             w.Write((ulong)tensors.Count);
-            w.Write((ulong)metadata.Entries.Count);
-            foreach (var (key, value) in metadata.Entries)
+            w.Write((ulong)entries.Count);
+            foreach (var (key, value) in entries)
             {
                 WriteString(w, key);
                 w.Write((uint)value.Type);
