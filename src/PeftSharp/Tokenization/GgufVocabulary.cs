@@ -128,8 +128,8 @@ public static class GgufVocabulary
             string token;
             try { token = t.IdToToken(id); }
             catch (ArgumentOutOfRangeException) { token = $"[PAD{id}]"; }   // a hole in the id space
-            var type = added.TryGetValue(id, out var a) ? (a.Special ? PieceType.Control : PieceType.UserDefined)
-                : id == unk ? PieceType.Unknown
+            var type = id == unk ? PieceType.Unknown
+                : added.TryGetValue(id, out var a) ? (a.Special ? PieceType.Control : PieceType.UserDefined)
                 : token.StartsWith("[PAD", StringComparison.Ordinal) && t.TokenToId(token) is null ? PieceType.Unused
                 : t.ByteFallback && IsBytePiece(token) ? PieceType.Byte : PieceType.Normal;
             v.Tokens.Add(token);
