@@ -70,19 +70,19 @@ public class GgufExportCliTests
         Assert.Contains("dense", quantized.Err);
         Assert.Contains("--load-in-4bit", quantized.Err);
 
-        var whisper = Path.Combine(tmp.Path, "whisper");
-        Directory.CreateDirectory(whisper);
-        File.WriteAllText(Path.Combine(whisper, "config.json"), """{"model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"]}""");
-        File.WriteAllText(Path.Combine(whisper, "model.safetensors"), "");
-        var w = Export("-m", whisper, "--out", tmp.File("w.gguf"));
+        string ModelFolder(string name, string modelType, string architecture)
+        {
+            var folder = Path.Combine(tmp.Path, name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "config.json"), $$"""{"model_type": "{{modelType}}", "architectures": ["{{architecture}}"]}""");
+            File.WriteAllText(Path.Combine(folder, "model.safetensors"), "");
+            return folder;
+        }
+        var w = Export("-m", ModelFolder("whisper", "whisper", "WhisperForConditionalGeneration"), "--out", tmp.File("w.gguf"));
         Assert.Equal(1, w.ExitCode);
         Assert.Contains("model_type 'whisper' cannot be exported to GGUF", w.Err);
 
-        var classifier = Path.Combine(tmp.Path, "cls");
-        Directory.CreateDirectory(classifier);
-        File.WriteAllText(Path.Combine(classifier, "config.json"), """{"model_type": "llama", "architectures": ["LlamaForSequenceClassification"]}""");
-        File.WriteAllText(Path.Combine(classifier, "model.safetensors"), "");
-        var c = Export("-m", classifier, "--out", tmp.File("c.gguf"));
+        var c = Export("-m", ModelFolder("cls", "llama", "LlamaForSequenceClassification"), "--out", tmp.File("c.gguf"));
         Assert.Equal(1, c.ExitCode);
         Assert.Contains("LlamaForSequenceClassification", c.Err);
 
