@@ -16,6 +16,8 @@ public static class GgufReferenceLlama
         int d = (int)(uint)f[$"{arch}.rope.dimension_count"];
         Tensor W(string n) => f.Float(n);
         Tensor Norm(Tensor x, string n) => W(n) * (x / (x.pow(2).mean([-1], keepdim: true) + eps).sqrt());
+        // Llama-3 rope scaling: llama.cpp divides each frequency by rope_freqs[i]
+        var divisors = f.Tensors.ContainsKey("rope_freqs.weight") ? f.Float("rope_freqs.weight").data<float>().ToArray() : Enumerable.Repeat(1f, d / 2).ToArray();
         int t = ids.Length;
         var h = W("token_embd.weight").index_select(0, tensor(ids));
         for (int l = 0; l < layers; l++)
@@ -29,8 +31,8 @@ public static class GgufReferenceLlama
             for (int hq = 0; hq < heads; hq++)
             {
                 int hk = hq / (heads / kvHeads);
-                var qh = RopePairs(q.narrow(1, hq * d, d), theta);
-                var kh = RopePairs(k.narrow(1, hk * d, d), theta);
+                var qh = RopePairs(q.narrow(1, hq * d, d), theta, divisors);
+                var kh = RopePairs(k.narrow(1, hk * d, d), theta, divisors);
                 var scores = qh.matmul(kh.t()) / Math.Sqrt(d);
                 scores = scores.masked_fill(ones(t, t).triu(1).to(ScalarType.Bool), double.NegativeInfinity);
                 outs.Add(scores.softmax(1).matmul(v.narrow(1, hk * d, d)));
@@ -45,15 +47,15 @@ public static class GgufReferenceLlama
         return h.matmul(W(f.Tensors.ContainsKey("output.weight") ? "output.weight" : "token_embd.weight").t());
     }
 
-    // Rotates (x[2i], x[2i+1]) by pos * theta^(-2i/d), pair by pair.
-    static Tensor RopePairs(Tensor x, float theta)
+    // Rotates (x[2i], x[2i+1]) by pos * theta^(-2i/d) / divisor[i], pair by pair.
+    static Tensor RopePairs(Tensor x, float theta, float[] divisors)
     {
         long t = x.shape[0], d = x.shape[1];
         var y = x.clone();
         for (long pos = 0; pos < t; pos++)
             for (long i = 0; i < d / 2; i++)
             {
-                double angle = pos * Math.Pow(theta, -2.0 * i / d);
+                double angle = pos * Math.Pow(theta, -2.0 * i / d) / divisors[i];
                 var a = x[pos, 2 * i].item<float>();
                 var b = x[pos, 2 * i + 1].item<float>();
                 y[pos, 2 * i] = tensor((float)(a * Math.Cos(angle) - b * Math.Sin(angle)));
