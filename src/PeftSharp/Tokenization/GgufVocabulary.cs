@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using PeftSharp.IO.Gguf;
 using PeftSharp.Tokenization.HuggingFace;
 using PeftSharp.Tokenization.Llama2c;
@@ -45,6 +46,7 @@ public static class GgufVocabulary
         if (scores is not null) md.Float32s("tokenizer.ggml.scores", [.. scores]);
         md.Int32s("tokenizer.ggml.token_type", [.. types]);
         if (merges is not null) md.Strings("tokenizer.ggml.merges", [.. merges]);
+        if (tokenizer is HfTokenizer hf && PreTokenizerName(hf) is { } pre) md.String("tokenizer.ggml.pre", pre);
         if (tokenizer.BosId is { } bos) md.UInt32("tokenizer.ggml.bos_token_id", (uint)bos);
         if (tokenizer.EosId is { } eos) md.UInt32("tokenizer.ggml.eos_token_id", (uint)eos);
         if (UnknownId(tokenizer) is { } unk) md.UInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
@@ -107,6 +109,28 @@ public static class GgufVocabulary
     {
         var v = HfTokens(t, "gpt2", scores: null);
         return v with { Merges = t.Merges.Select(m => m.Left + " " + m.Right).ToList() };
+    }
+
+    // llama.cpp's pre-tokenizer names for the split patterns it implements (its converter recognises tokenizers by a
+    // hash of their output instead; the pattern itself is what decides the splitting).
+    static readonly Dictionary<string, string> PreTokenizerNames = new(StringComparer.Ordinal)
+    {
+        [@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"] = "llama-bpe",
+        [@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"] = "qwen2",
+    };
+
+    /// <summary>
+    /// tokenizer.ggml.pre for a byte-level tokenizer.json: "llama-bpe" (Llama 3's split pattern), "qwen2", "gpt-2" (a
+    /// lone ByteLevel with GPT-2's regex); null for others, which llama.cpp loads with its default pre-tokenizer.
+    /// </summary>
+    public static string? PreTokenizerName(HfTokenizer t)
+    {
+        if (!t.ByteLevel || t.PreTokenizerJson is null) return null;
+        var node = JsonNode.Parse(t.PreTokenizerJson);
+        if (node?["type"]?.GetValue<string>() == "ByteLevel")
+            return node["use_regex"]?.GetValue<bool>() ?? true ? "gpt-2" : null;
+        var pattern = (node?["pretokenizers"] as JsonArray)?.FirstOrDefault(p => p?["type"]?.GetValue<string>() == "Split")?["pattern"]?["Regex"]?.GetValue<string>();
+        return pattern is not null && PreTokenizerNames.TryGetValue(pattern, out var name) ? name : null;
     }
 
     // SentencePiece-style BPE in tokenizer.json: llama.cpp's "llama" model merges the pair whose result scores highest,

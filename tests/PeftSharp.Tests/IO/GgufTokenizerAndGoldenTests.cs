@@ -45,6 +45,10 @@ public class GgufTokenizerAndGoldenTests
         Assert.Equal((uint)tok.TokenToId("<|begin_of_text|>")!, f["tokenizer.ggml.bos_token_id"]);
         Assert.Equal((uint)tok.TokenToId("<|end_of_text|>")!, f["tokenizer.ggml.eos_token_id"]);
         Assert.Throws<ConfigurationException>(() => Vocabulary(tok, tok.VocabSize - 1));
+        Assert.Equal("llama-bpe", f["tokenizer.ggml.pre"]);
+        var qwen = TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", "bytelevel_qwen2"));
+        Assert.Equal("qwen2", Vocabulary(qwen, qwen.VocabSize)["tokenizer.ggml.pre"]);
+        Assert.False(Vocabulary(TokenizerLoader.FromFolder(Fixtures.Golden("tokenizers", "sp_bpe_hf")), 800).Metadata.ContainsKey("tokenizer.ggml.pre"));
     }
 
     [Fact]

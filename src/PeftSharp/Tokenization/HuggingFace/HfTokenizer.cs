@@ -44,6 +44,8 @@ public sealed class HfTokenizer : ITextTokenizer
     public bool ByteFallback => _model.ByteFallback;
     /// <summary>True when the pre-tokenizer maps bytes to GPT-2's byte alphabet (byte-level BPE).</summary>
     public bool ByteLevel { get; }
+    /// <summary>The file's "pre_tokenizer" node as JSON text (null when absent), for exporters that name it.</summary>
+    public string? PreTokenizerJson { get; }
 
     /// <summary>
     /// Reads <paramref name="path"/>. A malformed file throws <see cref="InvalidFileFormatException"/>; a component this
@@ -67,6 +69,7 @@ public sealed class HfTokenizer : ITextTokenizer
         _normalizer = HfNormalizerFactory.Create(root["normalizer"], path);
         _preTokenizer = HfPreTokenizerFactory.Create(root["pre_tokenizer"], path);
         ByteLevel = HfPreTokenizerFactory.CountByteLevel(root["pre_tokenizer"]) > 0;
+        PreTokenizerJson = root["pre_tokenizer"]?.ToJsonString();
         _decoder = HfDecoderFactory.Create(root["decoder"], path);
         var post = HfPostProcessor.Create(root["post_processor"], path);
 
