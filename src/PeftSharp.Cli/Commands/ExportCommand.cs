@@ -53,7 +53,7 @@ internal static class ExportCommand
             using (lm)
             {
                 var tokenizer = lm.Tokenizer ?? throw new ConfigurationException($"no tokenizer found beside {location.Path}: llama.cpp needs one in the GGUF; pass --tokenizer <file or folder>");
-                var templateFolder = r.GetValue<string?>("--tokenizer") is { } t && Directory.Exists(t) ? t : location.Format == ModelFormat.HuggingFaceFolder ? location.Path : null;
+                var templateFolder = modelOptions.TokenizerPath(r) is { } t && Directory.Exists(t) ? t : location.Format == ModelFormat.HuggingFaceFolder ? location.Path : null;
                 LlamaGgufExport.Write(lm.Model, tokenizer, outPath, fileType, name, templateFolder is null ? null : GgufVocabulary.ChatTemplateOf(templateFolder));
                 stdout.WriteLine($"wrote {Path.GetFullPath(outPath)} ({LlamaGgufNames.Architecture(lm.Config)}, {lm.Config.NumHiddenLayers} layers, {fileType}{(adapter is null ? "" : $", {adapter} merged")})");
             }
