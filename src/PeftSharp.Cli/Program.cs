@@ -22,6 +22,7 @@ public static class Program
             InspectCommand.Create(stdout),
             ConvertCommand.Create(stdout),
             MergeCommand.Create(stdout),
+            ExportCommand.Create(stdout),
             EvalCommand.Create(stdout),
             TrainCommand.Create(stdout),
             PredictCommand.Create(stdout),

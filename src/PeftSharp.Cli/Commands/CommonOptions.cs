@@ -97,6 +97,8 @@ internal sealed class ModelOptions
 
     public string? AdapterPath(ParseResult r) => r.GetValue(adapter);
 
+    public string? TokenizerPath(ParseResult r) => r.GetValue(tokenizer);
+
     /// <summary>A Whisper model, with the adapter of --adapter on it when given.</summary>
     public PretrainedWhisper LoadWhisper(ParseResult r)
     {

@@ -10,12 +10,18 @@ internal static class OutputFolder
     {
         var full = Path.GetFullPath(path);
         if (File.Exists(full)) throw new ConfigurationException($"{option} '{path}' is a file: choose a new output folder");
-        var model = Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder));
-        var target = Path.TrimEndingDirectorySeparator(full);
-        if (target == model || target.StartsWith(model + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new ConfigurationException(
-                $"{option} '{path}' is {(target == model ? "the model folder" : "inside the model folder")} ({model}): its files would mix with the model's; choose an output folder outside the model folder");
+        CheckOutsideModel(path, option, modelFolder);
         if (mustBeNew && Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new ConfigurationException($"{option} '{path}' already exists and is not empty: choose a new output folder or remove it first");
+    }
+
+    /// <summary>Refuses an output path that is the model folder or inside it (its files would mix with the model's).</summary>
+    public static void CheckOutsideModel(string path, string option, string modelFolder)
+    {
+        var model = Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder));
+        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        if (target == model || target.StartsWith(model + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new ConfigurationException(
+                $"{option} '{path}' is {(target == model ? "the model folder" : "inside the model folder")} ({model}): its files would mix with the model's; choose an output path outside the model folder");
     }
 }

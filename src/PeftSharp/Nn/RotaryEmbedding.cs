@@ -36,7 +36,7 @@ public sealed class RotaryEmbedding : IDisposable
         invFreq = tensor(freqs.Select(f => (float)f).ToArray());
     }
 
-    static double Llama3Scale(double f, double factor, double low, double high, int oldContext)
+    internal static double Llama3Scale(double f, double factor, double low, double high, int oldContext)
     {
         double lowWavelen = oldContext / low, highWavelen = oldContext / high;
         double wavelen = 2 * Math.PI / f;

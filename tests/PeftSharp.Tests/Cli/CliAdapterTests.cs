@@ -9,7 +9,7 @@ namespace PeftSharp.Tests.Cli;
 public class CliAdapterTests
 {
     /// <summary>A LoRA adapter on every linear layer of stories260K with random non-zero B, saved as a PEFT folder.</summary>
-    static string SaveRandomAdapter(TempDir tmp, string model)
+    internal static string SaveRandomAdapter(TempDir tmp, string model)
     {
         using var lm = PretrainedCausalLM.Load(model);
         var peft = PeftModel.Create(lm.Model, new LoraConfig { R = 4, LoraAlpha = 16, TargetRegex = LoraConfig.AllLinear }, seed: 3);

@@ -17,6 +17,11 @@ internal sealed class HfBpeModel
     private readonly bool _ignoreMerges;
 
     public IReadOnlyDictionary<string, int> Vocab { get; }
+    /// <summary>The merges in rank order (first = applied first).</summary>
+    public IReadOnlyList<(string Left, string Right)> Merges => _mergeList;
+    /// <summary>True when unknown characters fall back to &lt;0xXX&gt; byte tokens (SentencePiece-style BPE).</summary>
+    public bool ByteFallback => _byteFallback;
+    private readonly List<(string, string)> _mergeList = [];
 
     public HfBpeModel(JsonNode model, string file)
     {
@@ -45,6 +50,7 @@ internal sealed class HfBpeModel
             if (!vocab.TryGetValue(a + b, out int merged))
                 throw new InvalidFileFormatException(file, $"merge {rank} result '{a + b}' is missing from the vocab");
             _merges.TryAdd((ia, ib), (rank, merged));
+            _mergeList.Add((a, b));
             rank++;
         }
     }

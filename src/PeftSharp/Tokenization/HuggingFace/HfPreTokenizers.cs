@@ -120,7 +120,7 @@ internal static class HfPreTokenizerFactory
         return CreateStep(node, file);
     }
 
-    private static int CountByteLevel(JsonNode? node) => JsonHelpers.Str(node, "type") switch
+    internal static int CountByteLevel(JsonNode? node) => JsonHelpers.Str(node, "type") switch
     {
         "ByteLevel" => 1,
         "Sequence" => (JsonHelpers.Get(node, "pretokenizers") as JsonArray)?.Sum(CountByteLevel) ?? 0,

@@ -38,6 +38,14 @@ public sealed class HfTokenizer : ITextTokenizer
     /// The file's added_tokens (special and not), each matched whole in the input before normalization.
     /// </summary>
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
+    /// <summary>The BPE merges in rank order, as the file lists them.</summary>
+    public IReadOnlyList<(string Left, string Right)> Merges => _model.Merges;
+    /// <summary>True for SentencePiece-style BPE (unknown characters become &lt;0xXX&gt; byte tokens).</summary>
+    public bool ByteFallback => _model.ByteFallback;
+    /// <summary>True when the pre-tokenizer maps bytes to GPT-2's byte alphabet (byte-level BPE).</summary>
+    public bool ByteLevel { get; }
+    /// <summary>The file's "pre_tokenizer" node as JSON text (null when absent), for exporters that name it.</summary>
+    public string? PreTokenizerJson { get; }
 
     /// <summary>
     /// Reads <paramref name="path"/>. A malformed file throws <see cref="InvalidFileFormatException"/>; a component this
@@ -60,6 +68,8 @@ public sealed class HfTokenizer : ITextTokenizer
         _model = new HfBpeModel(model, path);
         _normalizer = HfNormalizerFactory.Create(root["normalizer"], path);
         _preTokenizer = HfPreTokenizerFactory.Create(root["pre_tokenizer"], path);
+        ByteLevel = HfPreTokenizerFactory.CountByteLevel(root["pre_tokenizer"]) > 0;
+        PreTokenizerJson = root["pre_tokenizer"]?.ToJsonString();
         _decoder = HfDecoderFactory.Create(root["decoder"], path);
         var post = HfPostProcessor.Create(root["post_processor"], path);
 

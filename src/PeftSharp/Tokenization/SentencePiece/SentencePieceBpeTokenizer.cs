@@ -32,6 +32,8 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
     public IReadOnlyList<int> EosIds { get; }
     /// <inheritdoc/>
     public int? PadId { get; }
+    /// <summary>The parsed tokenizer.model (pieces with their scores and types).</summary>
+    public SentencePieceModel Model => _model;
 
     /// <summary>
     /// A tokenizer over a parsed tokenizer.model. BOS is added by default and EOS not (Llama's add_bos_token /
