@@ -6,7 +6,8 @@
 #   tools/docs/check.sh            every command as written (the long trainings and benchmarks included)
 #   tools/docs/check.sh --quick    what CI runs: `train` commands stop after 3 steps, benchmark commands are skipped
 #   tools/docs/check.sh FILE...    only these files
-# `dotnet test` lines are never run here (CI runs the suite itself).
+# `dotnet test` lines are never run here (CI runs the suite itself). Each file starts with an empty out/ (the docs'
+# scratch folder, ignored by git), as a reader following that page would.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -45,6 +46,7 @@ for f in "${files[@]}"; do
   fi
   n=$(grep -vc -e '^set -eo' -e '^peftsharp_docs()' -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$script")
   [ "$n" -eq 0 ] && { rm -f "$script"; continue; }
+  rm -rf out
   start=$(date +%s)
   log=$(mktemp)
   if bash "$script" > "$log" 2>&1; then
