@@ -73,9 +73,14 @@ internal static class TrainCommand
         TrainPreflight.Check(c, configDir);
         using var mpi = MpiCommunicator.FromEnvironment();
         job.Value = mpi;
+        return mpi is null ? RunRank(c, configDir, stdout) : mpi.RunOrAbort(() => RunRank(c, configDir, mpi.Rank > 0 ? TextWriter.Null : stdout), Console.Error);
+    }
+
+    static int RunRank(TrainConfig c, string configDir, TextWriter stdout)
+    {
         // The ranks on one machine share its cores; only rank 0 prints and writes.
         TorchRuntime.EnsureInitialized(processesPerMachine: MpiLaunch.Detect()?.LocalSize ?? 1);
-        if (mpi is { Rank: > 0 }) stdout = TextWriter.Null;
+        var mpi = job.Value;
         using var outputLock = mpi is { Rank: > 0 } ? null : OutputDirLock.Acquire(c.Trainer.OutputDir);
         heldLock.Value = outputLock;
         return c.Task switch

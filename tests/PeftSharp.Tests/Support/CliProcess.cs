@@ -21,16 +21,23 @@ public static class CliProcess
     /// <param name="watch">Runs once the process has started, on this thread: may wait for something and kill it.</param>
     public static Result RunWatched(string workDir, Action<Process> watch, params string[] args) => Run(workDir, null, watch, args);
 
-    static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, Action<Process> watch, string[] args)
+    /// <summary>`dotnet` and the CLI's dll: the command line that runs the CLI (mpirun starts it once per rank).</summary>
+    public static string[] Command => [Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll")];
+
+    static Result Run(string workDir, IReadOnlyDictionary<string, string>? env, Action<Process> watch, string[] args) =>
+        RunProgram(workDir, env, watch, [.. Command, .. args]);
+
+    /// <summary>Runs <paramref name="commandLine"/> (program, then arguments) and returns its exit code and output; fails after 3 minutes.</summary>
+    public static Result RunProgram(string workDir, IReadOnlyDictionary<string, string>? env, Action<Process> watch, string[] commandLine)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var args = commandLine[1..];
+        var start = new ProcessStartInfo(commandLine[0])
         {
             WorkingDirectory = workDir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "PeftSharp.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
         using var p = Process.Start(start)!;
@@ -43,7 +50,7 @@ public static class CliProcess
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill();
-            throw new TimeoutException($"peftsharp {string.Join(' ', args)} did not finish in 3 minutes:\n{output}");
+            throw new TimeoutException($"{string.Join(' ', commandLine)} did not finish in 3 minutes:\n{output}");
         }
         p.WaitForExit(); // drains the output readers
         lock (output) return new Result(p.ExitCode, output.ToString());

@@ -84,13 +84,6 @@ public sealed class CollectiveWatchdog : IDisposable
         errors.WriteLine($"error: rank {collectives.Rank} of {collectives.Size}: {what} did not complete within ddp_timeout ({timeout.TotalSeconds:0} s): " +
             "another rank has crashed, been killed or is stuck; aborting the job (raise ddp_timeout when a step, an evaluation or a checkpoint legitimately takes longer)");
         errors.Flush();
-        // MPI_Abort ends every rank; should it not return promptly, dying makes the launcher end the others.
-        var fallback = new Thread(() =>
-        {
-            Thread.Sleep(TimeSpan.FromSeconds(10));
-            Process.GetCurrentProcess().Kill();
-        }) { IsBackground = true };
-        fallback.Start();
         collectives.Abort(1);
     }
 

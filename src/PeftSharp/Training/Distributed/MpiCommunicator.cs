@@ -63,12 +63,36 @@ public sealed unsafe class MpiCommunicator : ICollectives, IDisposable
                 mpi.Check(mpi.Bcast((IntPtr)(p + at), Math.Min(MaxCount, values.Length - at), type, root, mpi.CommWorld), "MPI_Bcast");
     }
 
+    /// <summary>
+    /// Runs this rank's work. An exception ends the whole job (MPI_Abort) after printing it with the rank: returning
+    /// would leave the other ranks waiting in a collective with this one until ddp_timeout.
+    /// </summary>
+    /// <param name="work">The rank's work; returns the exit code.</param>
+    /// <param name="errors">Where the error line goes (stderr).</param>
+    public int RunOrAbort(Func<int> work, TextWriter errors)
+    {
+        try { return work(); }
+        catch (Exception e) when (Size > 1)
+        {
+            errors.WriteLine($"error: rank {Rank} of {Size}: " + (e is PeftSharpException ? e.Message.ReplaceLineEndings(" ") : e.ToString()));
+            errors.Flush();
+            Abort(1);
+            throw;
+        }
+    }
+
     /// <inheritdoc/>
     public void Barrier() => mpi.Check(mpi.Barrier(mpi.CommWorld), "MPI_Barrier");
 
     /// <inheritdoc/>
     public void Abort(int exitCode)
     {
+        // Should MPI_Abort not end this process promptly, dying makes the launcher end the others.
+        new Thread(() =>
+        {
+            Thread.Sleep(TimeSpan.FromSeconds(10));
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }) { IsBackground = true }.Start();
         mpi.Abort(mpi.CommWorld, exitCode);
         Environment.Exit(exitCode); // MPI_Abort does not return; this is for a library that does
     }
