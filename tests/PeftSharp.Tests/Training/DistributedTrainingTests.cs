@@ -132,4 +132,16 @@ public class DistributedTrainingTests
         Assert.Contains("error: rank 0 of 2: the all-reduce of the token counts at step 3 did not complete within ddp_timeout (15 s)", r.Output);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(150), $"took {watch.Elapsed}");
     }
+
+    [Fact]
+    public void Under_a_launcher_without_Open_MPI_the_run_stops_naming_the_packages_to_install()
+    {
+        using var tmp = Fixtures.NewTempDir();
+        var env = new Dictionary<string, string> { ["OMPI_COMM_WORLD_SIZE"] = "2", ["OMPI_COMM_WORLD_RANK"] = "0", ["PEFTSHARP_MPI_LIBRARY"] = tmp.File("libmpi.so.40") };
+        var r = CliProcess.Run(tmp.Path, env, null, "train", WriteConfig(tmp), $"--output_dir={tmp.File("out")}");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("error: this run was started by an MPI launcher but Open MPI's library (libmpi.so.40) could not be loaded", r.Output);
+        Assert.Contains("apt-get install openmpi-bin libopenmpi-dev", r.Output);
+        Assert.False(Directory.Exists(tmp.File("out")));
+    }
 }

@@ -12,6 +12,8 @@ internal sealed unsafe class MpiLibrary
 {
     /// <summary>The Debian/Ubuntu packages that provide libmpi.so.40 and mpirun.</summary>
     public const string Packages = "openmpi-bin libopenmpi-dev";
+    /// <summary>Names an Open MPI library to load instead of the system's (an install outside the linker's path).</summary>
+    public const string Variable = "PEFTSHARP_MPI_LIBRARY";
     static readonly string[] Candidates = ["libmpi.so.40", "libmpi.so"];
     const int RtldNow = 2, RtldGlobal = 0x100;
     /// <summary>MPI_THREAD_MULTIPLE in Open MPI's mpi.h: any thread may call MPI (the watchdog aborts from its own thread).</summary>
@@ -77,12 +79,13 @@ internal sealed unsafe class MpiLibrary
         Sum = F("ompi_mpi_op_sum");
     }
 
-    /// <summary>Opens libmpi.so.40 (Open MPI).</summary>
+    /// <summary>Opens libmpi.so.40 (Open MPI), or the library <see cref="Variable"/> names.</summary>
     /// <exception cref="PeftSharpException">The library is not installed (the message names the packages to install).</exception>
     public static MpiLibrary Load()
     {
         var errors = new List<string>();
-        foreach (var name in Candidates)
+        var chosen = Environment.GetEnvironmentVariable(Variable);
+        foreach (var name in string.IsNullOrEmpty(chosen) ? Candidates : [chosen])
         {
             var handle = DlOpen(name, RtldNow | RtldGlobal);
             if (handle != IntPtr.Zero) return new MpiLibrary(name, handle);
@@ -90,7 +93,7 @@ internal sealed unsafe class MpiLibrary
         }
         throw new PeftSharpException(
             $"this run was started by an MPI launcher but Open MPI's library (libmpi.so.40) could not be loaded ({string.Join("; ", errors)}): " +
-            $"install it with 'apt-get install {Packages}', or run without mpirun for a single-process run");
+            $"install it with 'apt-get install {Packages}' (or name another Open MPI's libmpi.so.40 in {Variable}), or run without mpirun for a single-process run");
     }
 
     /// <summary>Throws with MPI's own description when <paramref name="code"/> is not MPI_SUCCESS (0).</summary>
