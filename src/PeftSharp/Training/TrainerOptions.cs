@@ -15,7 +15,7 @@ public sealed record TrainerOptions
     public int MicroBatchSize { get; init; } = 1;
     /// <summary>
     /// gradient_accumulation_steps: micro-batches per optimizer step; positive, default 1. Effective batch =
-    /// MicroBatchSize × this.
+    /// MicroBatchSize × this (× ranks in a data-parallel run).
     /// </summary>
     public int GradientAccumulationSteps { get; init; } = 1;
     /// <summary>
