@@ -5,6 +5,7 @@ using PeftSharp.Data;
 using PeftSharp.Models;
 using PeftSharp.Peft;
 using PeftSharp.Training;
+using PeftSharp.Training.Distributed;
 using PeftSharp.Training.Objectives;
 
 namespace PeftSharp.Cli.Commands;
@@ -64,12 +65,23 @@ internal static class TrainCommand
 
     // The output folder's lock, taken before the model loads so a second run refuses at once; the trainer keeps it.
     static readonly AsyncLocal<OutputDirLock?> heldLock = new();
+    // The MPI job when mpirun (or another MPI launcher) started this process; null for a single-process run.
+    static readonly AsyncLocal<MpiCommunicator?> job = new();
 
     static int Run(TrainConfig c, string configDir, IO.HuggingFace.HubOptions hub, TextWriter stdout)
     {
         TrainPreflight.Check(c, configDir, hub);
-        TorchRuntime.EnsureInitialized();
-        using var outputLock = OutputDirLock.Acquire(c.Trainer.OutputDir);
+        using var mpi = MpiCommunicator.FromEnvironment();
+        job.Value = mpi;
+        return mpi is null ? RunRank(c, configDir, stdout) : mpi.RunOrAbort(() => RunRank(c, configDir, mpi.Rank > 0 ? TextWriter.Null : stdout), Console.Error);
+    }
+
+    static int RunRank(TrainConfig c, string configDir, TextWriter stdout)
+    {
+        // The ranks on one machine share its cores; only rank 0 prints and writes.
+        TorchRuntime.EnsureInitialized(processesPerMachine: MpiLaunch.Detect()?.LocalSize ?? 1);
+        var mpi = job.Value;
+        using var outputLock = mpi is { Rank: > 0 } ? null : OutputDirLock.Acquire(c.Trainer.OutputDir);
         heldLock.Value = outputLock;
         return c.Task switch
         {
@@ -93,6 +105,7 @@ internal static class TrainCommand
             ExtraFiles = extraFiles,
             Progress = live ? ProgressLine : null,
             OutputLock = heldLock.Value,
+            Collectives = job.Value,
         };
         return trainer.Run().Steps > 0 ? 0 : 1;
     }
@@ -131,7 +144,7 @@ internal static class TrainCommand
             PadId = tokenizer.PadId ?? tokenizer.EosId ?? 0,
         };
         if (peft is not null) stdout.WriteLine(peft.TrainableReport());
-        var samples = new TrainingSamples(lm, peft, c.SamplePrompts, c.SampleMaxNewTokens);
+        var samples = new TrainingSamples(lm, peft, job.Value is { Rank: > 0 } ? [] : c.SamplePrompts, c.SampleMaxNewTokens);
         var before = samples.Enabled ? samples.Generate() : Array.Empty<string>();
         if (samples.Enabled) TrainingSamples.Print(stdout, "samples before training:", before);
         int exit = RunTrainer(c, new CausalLmObjective(lm.Model, c.Trainer.ChunkedLoss), peft, new DataBatchSource(train, batcher),

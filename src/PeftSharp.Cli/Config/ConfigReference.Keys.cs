@@ -82,6 +82,7 @@ public static partial class ConfigReference
             K("chunked_loss", "true", "Compute the output head and cross-entropy in chunks, never holding all logits at once"),
             K("seed", "42", "Seed for adapter initialisation, dropout, shuffling and splits"),
             K("max_bad_steps", "5", "Steps with a non-finite loss or gradient are skipped; this many in a row stop the run, keeping the last good checkpoint"),
+            K("ddp_timeout", "1800", "Data-parallel runs (`mpirun -np N peftsharp train`): seconds a rank waits for the others in one collective before the job is aborted with a message naming the rank and step"),
         ]),
         ("Evaluation, saving and logging", "",
         [

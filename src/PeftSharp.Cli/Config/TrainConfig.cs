@@ -104,6 +104,7 @@ public sealed record TrainConfig(
             SaveTotalLimit = c.Int("save_total_limit") ?? 2,
             EarlyStoppingPatience = c.Int("early_stopping_patience") ?? 0,
             MaxBadSteps = c.Int("max_bad_steps") ?? 5,
+            DdpTimeout = c.Int("ddp_timeout") ?? 1800,
             GradientCheckpointing = c.Bool("gradient_checkpointing") ?? false,
             ChunkedLoss = c.Bool("chunked_loss") ?? true,
             TensorBoard = c.Bool("tensorboard") ?? true,

@@ -4,16 +4,18 @@ namespace PeftSharp;
 /// Named places in the write paths where the crash-safety tests kill the process. Set
 /// <c>PEFTSHARP_FAULT=name:n</c> (several separated by commas) and the n-th time this process reaches that place it
 /// kills itself with SIGKILL, exactly as an out-of-memory killer or a power cut would stop it: no finally blocks, no
-/// flushing. Unset (always, outside tests), a hit costs one dictionary lookup on an empty table.
+/// flushing. <c>name:n:hang</c> instead stops the calling thread forever, as a stuck process would (the
+/// data-parallel watchdog tests use it). Unset (always, outside tests), a hit costs one dictionary lookup on an empty
+/// table.
 /// </summary>
 public static class FaultPoint
 {
     /// <summary>
     /// Name of the environment variable (<c>PEFTSHARP_FAULT</c>) that arms fault points, as <c>name[:n]</c> items
-    /// separated by commas; n defaults to 1 (kill on the first hit).
+    /// separated by commas; n defaults to 1 (kill on the first hit); <c>name:n:hang</c> hangs instead of killing.
     /// </summary>
     public const string Variable = "PEFTSHARP_FAULT";
-    static readonly Lazy<Dictionary<string, int>> Remaining = new(() => Parse(Environment.GetEnvironmentVariable(Variable)));
+    static readonly Lazy<Dictionary<string, (int Left, bool Hang)>> Remaining = new(() => Parse(Environment.GetEnvironmentVariable(Variable)));
     static readonly object Gate = new();
 
     /// <summary>The places: a test names them in <see cref="Variable"/>.</summary>
@@ -38,26 +40,29 @@ public static class FaultPoint
     {
         var remaining = Remaining.Value;
         if (remaining.Count == 0) return;
+        bool hang;
         lock (Gate)
         {
-            if (!remaining.TryGetValue(name, out int left)) return;
-            remaining[name] = --left;
-            if (left > 0) return;
+            if (!remaining.TryGetValue(name, out var armed)) return;
+            remaining[name] = (--armed.Left, armed.Hang);
+            if (armed.Left > 0) return;
+            hang = armed.Hang;
         }
-        System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL on Unix
+        if (hang) Diagnostics.Warn($"fault point {name}: hanging ({Variable})");
+        else System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL on Unix
         Thread.Sleep(Timeout.Infinite);
     }
 
-    static Dictionary<string, int> Parse(string? spec)
+    static Dictionary<string, (int Left, bool Hang)> Parse(string? spec)
     {
-        var result = new Dictionary<string, int>();
+        var result = new Dictionary<string, (int, bool)>();
         if (string.IsNullOrWhiteSpace(spec)) return result;
         foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var bits = part.Split(':');
-            if (!Names.Contains(bits[0]) || bits.Length > 2 || (bits.Length == 2 && !int.TryParse(bits[1], out _)))
-                throw new ConfigurationException($"{Variable}='{spec}': expected name[:count] with a name among {string.Join(", ", Names)}");
-            result[bits[0]] = bits.Length == 2 ? Math.Max(1, int.Parse(bits[1])) : 1;
+            if (!Names.Contains(bits[0]) || bits.Length > 3 || (bits.Length >= 2 && !int.TryParse(bits[1], out _)) || (bits.Length == 3 && bits[2] != "hang"))
+                throw new ConfigurationException($"{Variable}='{spec}': expected name[:count[:hang]] with a name among {string.Join(", ", Names)}");
+            result[bits[0]] = (bits.Length >= 2 ? Math.Max(1, int.Parse(bits[1])) : 1, bits.Length == 3);
         }
         return result;
     }

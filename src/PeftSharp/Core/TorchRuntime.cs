@@ -13,16 +13,18 @@ public static class TorchRuntime
 
     /// <summary>
     /// Sets torch's intra-op thread count once per process: <paramref name="threads"/> when given (which always
-    /// re-applies), else the PEFTSHARP_THREADS environment variable, else <see cref="PhysicalCores"/>. Values below 1
-    /// become 1. Safe to call from several threads; later calls without a count do nothing.
+    /// re-applies), else the PEFTSHARP_THREADS environment variable, else <see cref="PhysicalCores"/> shared among
+    /// <paramref name="processesPerMachine"/>. Values below 1 become 1. Safe to call from several threads; later
+    /// calls without a count do nothing.
     /// </summary>
     /// <param name="threads">Threads to use, or null for the default described above.</param>
-    public static void EnsureInitialized(int? threads = null)
+    /// <param name="processesPerMachine">Processes of one job on this machine (ranks of an MPI job), sharing its cores.</param>
+    public static void EnsureInitialized(int? threads = null, int processesPerMachine = 1)
     {
         lock (Gate)
         {
             if (initialized && threads is null) return;
-            int n = threads ?? EnvThreads() ?? PhysicalCores();
+            int n = threads ?? EnvThreads() ?? PhysicalCores() / Math.Max(1, processesPerMachine);
             torch.set_num_threads(Math.Max(1, n));
             Threads = Math.Max(1, n);
             initialized = true;

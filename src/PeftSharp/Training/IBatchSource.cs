@@ -38,4 +38,20 @@ public interface IBatchSource
     /// the same batches. The caller disposes each one.
     /// </summary>
     IEnumerable<TrainingBatch> Epoch(int epoch);
+
+    /// <summary>
+    /// The micro-batches of epoch <paramref name="epoch"/> whose index <paramref name="include"/> accepts, with their
+    /// index, in order: a rank's shard in data-parallel training. A source that can plan without building overrides
+    /// it to build only those; this default builds every batch and disposes the others.
+    /// </summary>
+    IEnumerable<(int Index, TrainingBatch Batch)> Epoch(int epoch, Func<int, bool> include)
+    {
+        int index = 0;
+        foreach (var batch in Epoch(epoch))
+        {
+            if (include(index)) yield return (index, batch);
+            else batch.Dispose();
+            index++;
+        }
+    }
 }

@@ -21,15 +21,15 @@ public sealed record MetricPoint(int Step, double Epoch, string Split, double Lo
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
-    readonly StreamWriter jsonl;
+    readonly StreamWriter? jsonl; // null: in memory only
     readonly TorchSharp.Modules.SummaryWriter? tensorboard;
     readonly List<MetricPoint> history = new();
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>Every point logged in this run (including the resumed run's earlier ones), in order.</summary>
     public IReadOnlyList<MetricPoint> History => history;
-    /// <summary>output_dir/metrics.jsonl.</summary>
-    public string JsonlPath { get; }
+    /// <summary>output_dir/metrics.jsonl; empty for an in-memory log.</summary>
+    public string JsonlPath { get; } = "";
 
     /// <summary>Where the log of a run in <paramref name="outputDir"/> lives: outputDir/metrics.jsonl.</summary>
     public static string PathIn(string outputDir) => Path.Combine(outputDir, "metrics.jsonl");
@@ -48,6 +48,12 @@ public sealed class MetricsLog : IDisposable
         jsonl = new StreamWriter(new FileStream(JsonlPath, FileMode.Append, FileAccess.Write, FileShare.Read));
         if (useTensorBoard) tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(outputDir, "runs"));
     }
+
+    MetricsLog(IReadOnlyList<MetricPoint> earlier) => history.AddRange(earlier);
+
+    /// <summary>A log that keeps the history and writes no file: ranks other than 0 of a data-parallel run.</summary>
+    /// <param name="earlier">Points kept from the run being resumed.</param>
+    public static MetricsLog InMemory(IReadOnlyList<MetricPoint>? earlier = null) => new(earlier ?? Array.Empty<MetricPoint>());
 
     /// <summary>The points in a metrics.jsonl; a last line cut short by a crash is ignored, a damaged line elsewhere is an error.</summary>
     public static IEnumerable<MetricPoint> Read(string path)
@@ -79,8 +85,8 @@ public sealed class MetricsLog : IDisposable
     public void Log(MetricPoint p, bool toTensorBoard = true)
     {
         history.Add(p);
-        jsonl.WriteLine(JsonSerializer.Serialize(p, Json));
-        jsonl.Flush();
+        jsonl?.WriteLine(JsonSerializer.Serialize(p, Json));
+        jsonl?.Flush();
         if (tensorboard is null || !toTensorBoard) return;
         void Scalar(string name, double? value)
         {
@@ -118,6 +124,6 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Closes metrics.jsonl.</summary>
     public void Dispose()
     {
-        jsonl.Dispose(); // SummaryWriter writes each event as it is added and holds no handle to close
+        jsonl?.Dispose(); // SummaryWriter writes each event as it is added and holds no handle to close
     }
 }

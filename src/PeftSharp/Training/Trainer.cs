@@ -3,6 +3,7 @@ using PeftSharp.Models;
 using PeftSharp.Models.Llama;
 using PeftSharp.Peft;
 using PeftSharp.Training.Batches;
+using PeftSharp.Training.Distributed;
 using PeftSharp.Training.Optimization;
 using PeftSharp.Training.Objectives;
 using TorchSharp;
@@ -42,7 +43,7 @@ public sealed class Trainer
     readonly PeftModel? peft;
     readonly IBatchSource train;
     readonly IBatchSource? eval;
-    readonly TextWriter log;
+    TextWriter log;
 
     /// <summary>
     /// The base model's name or path, written as base_model_name_or_path in adapter_config.json (as PEFT does); null
@@ -55,6 +56,13 @@ public sealed class Trainer
     public IReadOnlyDictionary<string, string>? ExtraFiles { get; init; }
     /// <summary>The output folder's lock when the caller took it before loading the model (the CLI does); else the run takes it.</summary>
     public OutputDirLock? OutputLock { get; init; }
+    /// <summary>
+    /// The ranks of a data-parallel job (<see cref="MpiCommunicator"/>); null: one process. Each rank computes its
+    /// shard of every step (<see cref="DataSharding"/>), gradients are summed over ranks, and only rank 0 writes
+    /// checkpoints, metrics, the final adapter and log lines.
+    /// </summary>
+    public ICollectives? Collectives { get; init; }
+    bool IsMain => (Collectives?.Rank ?? 0) == 0;
 
     /// <summary>Causal-LM fine-tuning (SFT, continued pre-training) of a decoder-only model.</summary>
     public Trainer(TrainerOptions options, LlamaForCausalLM model, PeftModel? peft, IBatchSource train, IBatchSource? eval, TextWriter? log = null)
@@ -81,9 +89,9 @@ public sealed class Trainer
         if (train.BatchesPerEpoch == 0) throw new ConfigurationException("the training set produced no batches: add data or lower micro_batch_size");
     }
 
-    /// <summary>max_steps, or every epoch's steps (an epoch ends with a possibly smaller accumulation group).</summary>
+    /// <summary>max_steps, or every epoch's steps (an epoch ends with a possibly smaller accumulation group); a step takes accumulation x ranks micro-batches.</summary>
     public int TotalSteps => o.MaxSteps > 0 ? o.MaxSteps
-        : (int)Math.Ceiling((double)train.BatchesPerEpoch / o.GradientAccumulationSteps) * o.NumEpochs;
+        : (int)Math.Ceiling((double)train.BatchesPerEpoch / (o.GradientAccumulationSteps * (Collectives?.Size ?? 1))) * o.NumEpochs;
 
     List<(string Name, Parameter Param)> TrainableParameters()
     {
@@ -118,8 +126,9 @@ public sealed class Trainer
     public TrainingResult Run(CancellationToken cancel = default)
     {
         var watch = Stopwatch.StartNew();
-        using var ownLock = OutputLock is null ? OutputDirLock.Acquire(o.OutputDir) : null;
-        foreach (var leftover in IO.AtomicFolder.RemoveLeftovers(o.OutputDir))
+        if (!IsMain) log = TextWriter.Null; // rank 0 writes the run's files and log lines
+        using var ownLock = OutputLock is null && IsMain ? OutputDirLock.Acquire(o.OutputDir) : null;
+        foreach (var leftover in IsMain ? IO.AtomicFolder.RemoveLeftovers(o.OutputDir) : [])
             log.WriteLine($"removed {leftover}, left by an interrupted run");
         var store = new CheckpointStore(o.OutputDir, o.SaveTotalLimit);
         var parameters = TrainableParameters();
@@ -143,7 +152,10 @@ public sealed class Trainer
         bool finished = state.GlobalStep >= totalSteps;
         var earlier = resumeFrom is null ? new List<MetricPoint>()
             : MetricsLog.Read(MetricsLog.PathIn(o.OutputDir)).Where(p => p.Step < state.GlobalStep || (p.Step == state.GlobalStep && !(finished && p.Split == "eval"))).ToList();
-        using var metrics = new MetricsLog(o.OutputDir, o.TensorBoard, earlier);
+        using var metrics = IsMain ? new MetricsLog(o.OutputDir, o.TensorBoard, earlier) : MetricsLog.InMemory(earlier);
+        using var ranks = new DataParallel(Collectives ?? SingleProcess.Instance, parameters.Select(p => p.Param).ToList(), TimeSpan.FromSeconds(o.DdpTimeout));
+        ranks.BroadcastParameters();
+        if (ranks.WorldSize > 1) log.WriteLine(ranks.Describe(o.MicroBatchSize, o.GradientAccumulationSteps));
         objective.GradientCheckpointing = o.GradientCheckpointing;
         peft?.ActiveTraining?.Begin(totalSteps);
         SetTraining(true);
@@ -168,9 +180,10 @@ public sealed class Trainer
         bool Done() => state.GlobalStep >= totalSteps || stoppedEarly || cancel.IsCancellationRequested;
 
         // One optimizer step over the collected micro-batches, then logging, evaluation and checkpoints.
-        void ProcessGroup(int epoch, int consumed)
+        void ProcessGroup(int epoch, StepShard shard)
         {
-            var (loss, predicted, tokens, ok) = AccumulationStep(group, optimizer, schedule, state.GlobalStep, ref lastGradNorm);
+            int consumed = shard.ConsumedAfter;
+            var (loss, predicted, tokens, ok) = AccumulationStep(group, shard.GlobalMicroBatches, ranks, optimizer, schedule, state.GlobalStep, ref lastGradNorm);
             foreach (var b in group) b.Dispose();
             group.Clear();
             state = state with { Epoch = epoch, BatchInEpoch = consumed, TokensSeen = state.TokensSeen + tokens };
@@ -216,25 +229,21 @@ public sealed class Trainer
                 savedStep = SaveCheckpoint(store, state, optimizer);
         }
 
+        var trainingWatch = Stopwatch.StartNew();
+        int stepsAtStart = state.GlobalStep;
         for (int epoch = state.Epoch; !Done(); epoch++)
         {
-            int index = 0;
             int skip = epoch == state.Epoch ? state.BatchInEpoch : 0;
-            foreach (var batch in train.Epoch(epoch))
+            // An epoch's last, smaller accumulation group still makes a step (as HF's Trainer does).
+            foreach (var (batches, shard) in DataSharding.Groups(train, epoch, skip, o.GradientAccumulationSteps, ranks.Rank, ranks.WorldSize))
             {
-                if (index++ < skip)
-                {
-                    batch.Dispose();
-                    continue;
-                }
-                group.Add(batch);
-                if (group.Count == o.GradientAccumulationSteps) ProcessGroup(epoch, index);
+                group.AddRange(batches);
+                ProcessGroup(epoch, shard);
                 if (Done()) break;
             }
-            // An epoch's last, smaller accumulation group still makes a step (as HF's Trainer does).
-            if (!Done() && group.Count > 0) ProcessGroup(epoch, index);
             if (!Done()) state = state with { Epoch = epoch + 1, BatchInEpoch = 0 };
         }
+        if (ranks.WorldSize > 1) log.WriteLine(ranks.Summary(trainingWatch.Elapsed, state.GlobalStep - stepsAtStart));
         foreach (var b in group) b.Dispose();
         SetTraining(false);
         if (eval is not null)
@@ -244,7 +253,7 @@ public sealed class Trainer
         }
         if (savedStep != state.GlobalStep) SaveCheckpoint(store, state, optimizer);
         SaveFinal(store);
-        LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
+        if (IsMain) LossPlot.TryWrite(metrics.History, Path.Combine(o.OutputDir, "loss.png"));
         var result = new TrainingResult(state.GlobalStep, lastEval?.Loss, lastEval?.Perplexity, o.OutputDir, stoppedEarly, state.SkippedSteps, watch.Elapsed)
         {
             FinalEvalMetrics = lastEval?.Metrics,
@@ -278,10 +287,11 @@ public sealed class Trainer
     double EpochProgress(TrainerState s) => s.Epoch + (double)s.BatchInEpoch / train.BatchesPerEpoch;
 
     /// <summary>Forward/backward over one accumulation group, then clip and step. Returns false for a non-finite step.</summary>
-    (double Loss, long Predicted, long Tokens, bool Ok) AccumulationStep(List<TrainingBatch> batches, ITrainingOptimizer optimizer, LrSchedule schedule, int step, ref double gradNorm)
+    /// <remarks>With several ranks the token counts, loss and gradients are sums over every rank's micro-batches of the step.</remarks>
+    (double Loss, long Predicted, long Tokens, bool Ok) AccumulationStep(List<TrainingBatch> batches, int globalMicroBatches, DataParallel ranks,
+        ITrainingOptimizer optimizer, LrSchedule schedule, int step, ref double gradNorm)
     {
-        long predicted = batches.Sum(objective.Targets);
-        long tokens = batches.Sum(objective.Tokens);
+        var (predicted, tokens) = ranks.SumCounts(step + 1, batches.Sum(objective.Targets), batches.Sum(objective.Tokens));
         double lossSum = 0;
         bool finite = true;
         var method = peft?.ActiveTraining;
@@ -299,9 +309,10 @@ public sealed class Trainer
             lossSum += value;
             var loss = sum / Math.Max(1, predicted);
             // A method's regulariser (AdaLoRA's orthogonality term) counts once per optimizer step, as in PEFT.
-            if (method?.RegularizationLoss() is { } reg) loss = loss + reg / batches.Count;
+            if (method?.RegularizationLoss() is { } reg) loss = loss + reg / globalMicroBatches;
             loss.backward();
         }
+        finite = ranks.ReduceGradients(step + 1, ref lossSum, finite);
         if (finite)
         {
             gradNorm = o.MaxGradNorm > 0
@@ -354,6 +365,7 @@ public sealed class Trainer
 
     int SaveCheckpoint(CheckpointStore store, TrainerState state, ITrainingOptimizer optimizer)
     {
+        if (!IsMain) return state.GlobalStep;
         var path = store.Save(state.GlobalStep, dir =>
         {
             SaveWeights(dir);
@@ -380,6 +392,7 @@ public sealed class Trainer
     /// <summary>The final adapter (or model) at the root of output_dir, where `--adapter output_dir` finds it.</summary>
     void SaveFinal(CheckpointStore store)
     {
+        if (!IsMain) return;
         try { WriteFinal(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -15,7 +15,7 @@ public sealed record TrainerOptions
     public int MicroBatchSize { get; init; } = 1;
     /// <summary>
     /// gradient_accumulation_steps: micro-batches per optimizer step; positive, default 1. Effective batch =
-    /// MicroBatchSize × this.
+    /// MicroBatchSize × this (× ranks in a data-parallel run).
     /// </summary>
     public int GradientAccumulationSteps { get; init; } = 1;
     /// <summary>
@@ -79,6 +79,12 @@ public sealed record TrainerOptions
     public bool ChunkedLoss { get; init; } = true;
     /// <summary>Also write TensorBoard event files under output_dir/runs; default true.</summary>
     public bool TensorBoard { get; init; } = true;
+    /// <summary>
+    /// ddp_timeout (as HF TrainingArguments): seconds one collective of a data-parallel run (mpirun) may wait for the
+    /// other ranks before the job is aborted with a message naming the rank and step; default 1800. It must cover the
+    /// longest pause of rank 0 (an evaluation or a checkpoint write).
+    /// </summary>
+    public int DdpTimeout { get; init; } = 1800;
     /// <summary>"latest", a checkpoint folder, or null.</summary>
     public string? ResumeFromCheckpoint { get; init; }
 
@@ -104,6 +110,7 @@ public sealed record TrainerOptions
         if (double.IsNaN(WeightDecay) || WeightDecay < 0) throw new ConfigurationException($"weight_decay must be >= 0, found {WeightDecay}");
         if (double.IsNaN(MaxGradNorm) || MaxGradNorm < 0) throw new ConfigurationException($"max_grad_norm must be >= 0 (0 = no clipping), found {MaxGradNorm}");
         if (LoggingSteps <= 0) throw new ConfigurationException($"logging_steps must be positive, found {LoggingSteps}");
+        if (DdpTimeout <= 0) throw new ConfigurationException($"ddp_timeout must be a positive number of seconds, found {DdpTimeout}");
         if (MaxBadSteps <= 0) throw new ConfigurationException($"max_bad_steps must be positive, found {MaxBadSteps}");
         return this;
     }

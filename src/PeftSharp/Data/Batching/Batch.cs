@@ -17,7 +17,7 @@ public sealed record Batch(
     long TrainableTokens) : IDisposable
 {
     /// <summary>
-    /// Disposes the five tensors of the batch. Batches are built lazily by <see cref="Batcher.Epoch"/>; dispose each
+    /// Disposes the five tensors of the batch. Batches are built lazily by <see cref="Batcher.Epoch(int)"/>; dispose each
     /// one after its step so native memory stays flat.
     /// </summary>
     public void Dispose()

@@ -57,9 +57,14 @@ public sealed class Batcher
     public int BatchesPerEpoch => Plan(0).Count;
 
     /// <summary>The epoch's batches, built lazily; dispose each one after use.</summary>
-    public IEnumerable<Batch> Epoch(int epoch)
+    public IEnumerable<Batch> Epoch(int epoch) => Epoch(epoch, _ => true).Select(b => b.Batch);
+
+    /// <summary>The epoch's batches whose index <paramref name="include"/> accepts, with their index; the others are never built.</summary>
+    public IEnumerable<(int Index, Batch Batch)> Epoch(int epoch, Func<int, bool> include)
     {
-        foreach (var rows in Plan(epoch)) yield return ToBatch(rows.Select(Materialize).ToList());
+        var plan = Plan(epoch);
+        for (int i = 0; i < plan.Count; i++)
+            if (include(i)) yield return (i, ToBatch(plan[i].Select(Materialize).ToList()));
     }
 
     /// <summary>The tokens of a planned row.</summary>

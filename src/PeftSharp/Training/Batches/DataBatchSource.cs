@@ -28,21 +28,21 @@ public sealed class DataBatchSource : IBatchSource
     /// attention mask (attention is kept within each example by the sequence ids); padded ones carry the attention
     /// mask.
     /// </summary>
-    public IEnumerable<TrainingBatch> Epoch(int epoch)
+    public IEnumerable<TrainingBatch> Epoch(int epoch) => batcher.Epoch(epoch).Select(ToTrainingBatch);
+
+    /// <summary>Only the batches <paramref name="include"/> accepts are built (a rank's shard in data-parallel training).</summary>
+    public IEnumerable<(int Index, TrainingBatch Batch)> Epoch(int epoch, Func<int, bool> include) =>
+        batcher.Epoch(epoch, include).Select(b => (b.Index, ToTrainingBatch(b.Batch)));
+
+    TrainingBatch ToTrainingBatch(Batch b)
     {
-        foreach (var b in batcher.Epoch(epoch))
+        if (packing)
         {
-            if (packing)
-            {
-                b.AttentionMask.Dispose();
-                yield return new TrainingBatch(b.InputIds, b.Labels, null, b.PositionIds, b.SequenceIds);
-            }
-            else
-            {
-                b.PositionIds.Dispose();
-                b.SequenceIds.Dispose();
-                yield return new TrainingBatch(b.InputIds, b.Labels, b.AttentionMask);
-            }
+            b.AttentionMask.Dispose();
+            return new TrainingBatch(b.InputIds, b.Labels, null, b.PositionIds, b.SequenceIds);
         }
+        b.PositionIds.Dispose();
+        b.SequenceIds.Dispose();
+        return new TrainingBatch(b.InputIds, b.Labels, b.AttentionMask);
     }
 }

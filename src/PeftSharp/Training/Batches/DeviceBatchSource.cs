@@ -36,4 +36,14 @@ public sealed class DeviceBatchSource : IBatchSource
             using (b) yield return b.To(device);
         }
     }
+
+    /// <inheritdoc/>
+    public IEnumerable<(int Index, TrainingBatch Batch)> Epoch(int epoch, Func<int, bool> include)
+    {
+        // The inner source builds only this rank's batches; each one moves as it is taken.
+        foreach (var (index, b) in inner.Epoch(epoch, include))
+        {
+            using (b) yield return (index, b.To(device));
+        }
+    }
 }
