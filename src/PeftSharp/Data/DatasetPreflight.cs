@@ -27,7 +27,9 @@ public static class DatasetPreflight
             throw new ConfigurationException($"dataset path '{path}' ({key}) is a folder: give a data file (jsonl, json, csv, tsv, parquet or txt)");
         if (!File.Exists(path))
             throw new ConfigurationException($"dataset file '{path}' ({key}) not found: fix the path (a relative path is looked up from the current folder, then from the config file's folder)");
-        if (new FileInfo(path).Length == 0)
+        // A symlink's own FileInfo.Length is the link's size: ask the file it points at (HF snapshots are links).
+        var info = new FileInfo(path);
+        if ((info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length == 0)
             throw new ConfigurationException($"dataset file '{path}' ({key}) is empty: give a file with at least one record");
     }
 
