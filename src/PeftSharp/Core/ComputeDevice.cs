@@ -22,7 +22,8 @@ public static partial class ComputeDevice
         var m = Spelling().Match(s);
         if (!m.Success)
             throw new ConfigurationException($"device '{spec}' is not one of cpu, cuda, cuda:N or auto (e.g. --device cuda:0)");
-        TorchRuntime.EnsureInitialized();
+        // No TorchRuntime.EnsureInitialized here: config reading must not fix the thread count before an MPI rank
+        // knows how many processes share the machine.
         if (s == "cpu") return CPU;
         bool available = cuda.is_available();
         if (s == "auto") return available ? CUDA : CPU;
