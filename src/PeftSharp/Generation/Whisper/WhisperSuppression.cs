@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Generation.Whisper;
@@ -36,7 +37,10 @@ public sealed class WhisperSuppression
     /// <summary>Sets the suppressed logits of [N, vocab] to -inf in place; <paramref name="firstStep"/> adds the first-step list.</summary>
     public void Apply(Tensor logits, bool firstStep)
     {
-        if (every.Length > 0) using (var ids = tensor(every, device: logits.device)) logits.index_fill_(1, ids, double.NegativeInfinity);
-        if (firstStep && first.Length > 0) using (var ids = tensor(first, device: logits.device)) logits.index_fill_(1, ids, double.NegativeInfinity);
+        // An explicit Scalar: TorchSharp 0.107's implicit double -> Scalar can be collected during the native call,
+        // which fails the fill at random ("Expected false to be true" in Scalar::toFloat).
+        using var minusInf = double.NegativeInfinity.ToScalar();
+        if (every.Length > 0) using (var ids = tensor(every, device: logits.device)) logits.index_fill_(1, ids, minusInf);
+        if (firstStep && first.Length > 0) using (var ids = tensor(first, device: logits.device)) logits.index_fill_(1, ids, minusInf);
     }
 }
