@@ -32,7 +32,7 @@ switch (argv.FirstOrDefault())
         return LinearBenchmark.Run(int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
     case "rates":
-        Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s");
+        Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, fp32 matmul {PeftSharp.Bench.Suite.MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32):F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s");
         return 0;
     case "profile":
         return PeftSharp.Bench.Suite.LayerProfile.Run(Opt("--shape", "smollm"), int.Parse(Opt("--batch", "4"), System.Globalization.CultureInfo.InvariantCulture),

@@ -12,21 +12,27 @@ public static class MachineRates
     /// Best bf16 GFLOP/s over matmuls of the shapes transformer training runs ([tokens, in] x [in, out], both
     /// orientations backward uses), median of <paramref name="runs"/> each.
     /// </summary>
-    public static double Bf16MatmulGflops(int runs = 5)
+    public static double Bf16MatmulGflops(int runs = 5) => MatmulGflops(ScalarType.BFloat16, runs);
+
+    /// <summary>
+    /// Best GFLOP/s of <paramref name="dtype"/> matmuls over the same shapes as <see cref="Bf16MatmulGflops"/>: on a
+    /// CPU without AMX, libtorch's bf16 GEMM can be slower than its fp32 one, which decides the compute dtype to train in.
+    /// </summary>
+    public static double MatmulGflops(ScalarType dtype, int runs = 5)
     {
         TorchRuntime.EnsureInitialized();
         double best = 0;
         foreach (var (m, k, n) in new[] { (2048L, 2048L, 2048L), (2048L, 896L, 4864L), (2048L, 4864L, 896L), (2048L, 576L, 1536L) })
         {
             using var scope = NewDisposeScope();
-            var a = randn(new long[] { m, k }, ScalarType.BFloat16);
-            var b = randn(new long[] { k, n }, ScalarType.BFloat16);
+            var a = randn(new long[] { m, k }, dtype);
+            var b = randn(new long[] { k, n }, dtype);
             var w = b.t().contiguous(); // [out, in]: how Linear layers store their weights
             double ms = Math.Min(
                 KernelBenchmark.MedianMs(runs, () => { using var s = NewDisposeScope(); a.matmul(b); }, warmup: 2),
                 KernelBenchmark.MedianMs(runs, () => { using var s = NewDisposeScope(); nn.functional.linear(a, w); }, warmup: 2));
             double rate = 2.0 * m * k * n / (ms / 1000) / 1e9;
-            if (Environment.GetEnvironmentVariable("PEFTSHARP_BENCH_VERBOSE") == "1") Console.Error.WriteLine($"bf16 matmul {m}x{k}x{n}: {rate:F0} GFLOP/s");
+            if (Environment.GetEnvironmentVariable("PEFTSHARP_BENCH_VERBOSE") == "1") Console.Error.WriteLine($"{dtype} matmul {m}x{k}x{n}: {rate:F0} GFLOP/s");
             best = Math.Max(best, rate);
         }
         return best;

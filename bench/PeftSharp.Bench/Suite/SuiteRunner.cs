@@ -38,7 +38,7 @@ public static class SuiteRunner
 {
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public sealed record SuiteReport(string Machine, int Threads, double Bf16MatmulGflops, double MemcpyGBps, List<TrainResult> Training,
+    public sealed record SuiteReport(string Machine, int Threads, double Bf16MatmulGflops, double Fp32MatmulGflops, double MemcpyGBps, List<TrainResult> Training,
         List<LossMemoryResult> Loss, List<KernelResult> Kernels, SoakResult? Soak, EqualityResult? Equality, List<TargetCheck> Targets);
 
     public sealed record TargetCheck(string Target, string Measured, bool? Met);
@@ -49,7 +49,9 @@ public static class SuiteRunner
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(o.OutDir);
         double gflops = MachineRates.Bf16MatmulGflops(o.Quick ? 2 : 5), memcpy = MachineRates.MemcpyGBps(o.Quick ? 2 : 5);
-        Log($"bf16 matmul {gflops:F0} GFLOP/s, memcpy {memcpy:F1} GB/s");
+        // Without AMX, libtorch's bf16 GEMM can run at half the fp32 rate: both are reported, bf16 is the MFU denominator.
+        double fp32 = MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32, o.Quick ? 2 : 5);
+        Log($"bf16 matmul {gflops:F0} GFLOP/s, fp32 matmul {fp32:F0} GFLOP/s, memcpy {memcpy:F1} GB/s");
         var training = new List<TrainResult>();
         foreach (var shape in o.Shapes)
         {
@@ -63,10 +65,10 @@ public static class SuiteRunner
                         {
                             if (mode == "reference" && ckpt) continue; // the reference is the plain step: no checkpointing
                             if (o.Quick && mode == "full" && shape != "smollm-135m") continue; // a 2-layer Qwen is mostly its embedding
-                            training.Add(RunChild<TrainResult>("suite-train", JsonSerializer.Serialize(new TrainCase(shape, config.NumHiddenLayers, mode, seq, batch, ckpt, o.Steps)), dir));
+                            training.Add(Train(new TrainCase(shape, config.NumHiddenLayers, mode, seq, batch, ckpt, o.Steps), dir));
                         }
             if (o.NoFastPathsRow && o.Modes.Contains("lora"))
-                training.Add(RunChild<TrainResult>("suite-train", JsonSerializer.Serialize(new TrainCase(shape, config.NumHiddenLayers, "lora", o.Seqs[0], o.Batches[^1], false, o.Steps, FastPaths: false)), dir));
+                training.Add(Train(new TrainCase(shape, config.NumHiddenLayers, "lora", o.Seqs[0], o.Batches[^1], false, o.Steps, FastPaths: false), dir));
         }
         var loss = new List<LossMemoryResult>();
         if (o.SideMeasurements)
@@ -79,7 +81,7 @@ public static class SuiteRunner
         // Measured again at the end: the higher rate is the denominator, so a disturbed measurement cannot inflate MFU.
         gflops = Math.Max(gflops, MachineRates.Bf16MatmulGflops(o.Quick ? 2 : 5));
         Log($"bf16 matmul at the end: best {gflops:F0} GFLOP/s");
-        var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, memcpy, training, loss, kernels, soak, equality,
+        var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, fp32, memcpy, training, loss, kernels, soak, equality,
             Targets(training, loss, soak, equality, gflops, o.Quick));
         var json = Path.Combine(o.OutDir, "suite.json");
         File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
@@ -109,19 +111,41 @@ public static class SuiteRunner
 
     static void Log(string s) => Console.Error.WriteLine(s);
 
-    static T RunChild<T>(params string[] args)
+    /// <summary>
+    /// One configuration, measured twice in fresh processes. Speed under glibc's default allocator, as users run:
+    /// with MALLOC_MMAP_THRESHOLD_=65536 every freed activation goes back to the OS, so every allocation of the next
+    /// op is fresh pages the kernel must fault in and zero (2.5M page faults per SmolLM step, twice that with
+    /// checkpointing), which slows the step by 5-35%. Memory with that setting (and fewer steps), so VmHWM is the peak
+    /// of live memory rather than of what glibc kept cached. Each run's other figure is kept for the record.
+    /// </summary>
+    static TrainResult Train(TrainCase c, string dir)
+    {
+        var speed = RunChild<TrainResult>(returnFreedMemory: false, "suite-train", JsonSerializer.Serialize(c), dir);
+        var memory = RunChild<TrainResult>(returnFreedMemory: true, "suite-train", JsonSerializer.Serialize(c with { Steps = Math.Min(c.Steps, 2) }), dir);
+        return memory with
+        {
+            Case = c, StepSeconds = speed.StepSeconds, TokensPerSecond = speed.TokensPerSecond,
+            StepSecondsReturningMemory = memory.StepSeconds, PeakMiBDefaultAllocator = speed.PeakMiB,
+        };
+    }
+
+    static T RunChild<T>(params string[] args) => RunChild<T>(returnFreedMemory: true, args);
+
+    static T RunChild<T>(bool returnFreedMemory, params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal)) psi.ArgumentList.Add(typeof(SuiteRunner).Assembly.Location);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // Freed blocks go back to the OS at once, so VmHWM is the true peak of live memory (glibc keeps them otherwise).
-        psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
+        if (returnFreedMemory) psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
+        else psi.Environment.Remove("MALLOC_MMAP_THRESHOLD_");
         using var p = Process.Start(psi)!;
         var lines = p.StandardOutput.ReadToEnd().Trim().Split('\n');
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', args)} failed (exit {p.ExitCode}): {lines[^1]}");
         var r = JsonSerializer.Deserialize<T>(lines[^1])!;
-        Log($"{args[0]} {(r is TrainResult t ? t.Case.Label + $": {t.TokensPerSecond:F0} tok/s, peak {t.PeakMiB:F0} MiB" : lines[^1])}");
+        string allocator = returnFreedMemory ? "" : " (default allocator)";
+        Log($"{args[0]}{allocator} {(r is TrainResult t ? t.Case.Label + $": {t.TokensPerSecond:F0} tok/s, peak {t.PeakMiB:F0} MiB" : lines[^1])}");
         return r;
     }
 

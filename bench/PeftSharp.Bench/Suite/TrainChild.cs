@@ -23,6 +23,11 @@ public sealed record TrainCase(string Shape, int Layers, string Mode, int Seq, i
 public sealed record TrainResult(TrainCase Case, double StepSeconds, double TokensPerSecond, double PeakMiB, double ResidentBeforeStepsMiB,
     double StepPeakAboveResidentMiB, long Trainable, double FlopsPerToken, double FirstLoss, double LastLoss)
 {
+    /// <summary>The step time of the memory run (MALLOC_MMAP_THRESHOLD_=65536), beside the speed run's <see cref="StepSeconds"/>.</summary>
+    public double StepSecondsReturningMemory { get; init; }
+    /// <summary>VmHWM of the speed run (glibc's default allocator, which keeps freed blocks cached).</summary>
+    public double PeakMiBDefaultAllocator { get; init; }
+
     public double Mfu(double matmulGflops) => TokensPerSecond * FlopsPerToken / (matmulGflops * 1e9);
 }
 

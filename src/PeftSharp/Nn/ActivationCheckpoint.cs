@@ -11,6 +11,14 @@ namespace PeftSharp.Nn;
 /// </summary>
 public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<ActivationCheckpoint>
 {
+    [ThreadStatic] static int recomputing;
+
+    /// <summary>
+    /// True while backward re-runs a block on this thread: the block's last op may then skip its output value (see
+    /// <see cref="OutputValueUnused"/>), since only the graph is used.
+    /// </summary>
+    public static bool Recomputing => recomputing > 0;
+
     /// <summary>The autograd node's name, "ActivationCheckpoint" (shown in graph dumps and errors).</summary>
     public override string Name => nameof(ActivationCheckpoint);
 
@@ -61,7 +69,10 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         set_rng_state(saved[1]);
         using (enable_grad())
         {
-            var y = block(x, saved.Skip(2).Take(constants).ToList());
+            Tensor y;
+            recomputing++;
+            try { y = block(x, saved.Skip(2).Take(constants).ToList()); }
+            finally { recomputing--; }
             y.backward(new[] { grad });
         }
         set_rng_state(rng);

@@ -140,4 +140,26 @@ public class LoraLinearFunctionTests
         host.weight.requires_grad = true;
         Assert.Null(lora.FusedForward(x, host));               // a trained base needs its weight gradient
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Where_the_output_value_is_unused_the_base_gemm_is_skipped_and_the_gradients_are_unchanged(bool nf4)
+    {
+        var (host, lora) = Layer(ScalarType.Float32, true, 21);
+        if (nf4) host.SetQuantized(FourBitWeight.Quantize(host.weight.detach().clone(), QuantType.Nf4, 32, true, ScalarType.Float32));
+        var x = randn(new long[] { 8, 24 }, generator: manual_seed(22));
+        var up = randn(new long[] { 8, 40 }, generator: manual_seed(23));
+        var normal = Run(host, lora, x, up, fused: true);
+        (Tensor Y, Tensor Dx, Tensor DA, Tensor DB) graphOnly;
+        using (OutputValueUnused.Enter()) graphOnly = Run(host, lora, x, up, fused: true);
+        Assert.False(OutputValueUnused.Active);
+        // Same backward, same numbers: the skipped value never entered it.
+        Assert.True(graphOnly.Dx.equal(normal.Dx).all().item<bool>(), "dx");
+        Assert.True(graphOnly.DA.equal(normal.DA).all().item<bool>(), "dA");
+        Assert.True(graphOnly.DB.equal(normal.DB).all().item<bool>(), "dB");
+        // The value holds the adapter term alone: the base GEMM (and bias) did not run.
+        using var _ = no_grad();
+        Close(normal.Y - host.BaseForward(x), graphOnly.Y, 1e-5, "adapter term");
+    }
 }

@@ -1,4 +1,5 @@
 using PeftSharp.Adapters.Lora;
+using PeftSharp.Nn;
 using PeftSharp.Peft;
 using PeftSharp.Tests.Support;
 
@@ -29,15 +30,18 @@ public class PackingAndCheckpointingTests
         Assert.False(packed.isnan().any().item<bool>());
     }
 
+    // Dropout 0 takes the fused LoRA path, whose re-run skips the down projection's base GEMM (its value is unused).
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Activation_checkpointing_gives_identical_gradients(bool packedMask)
+    [InlineData(false, 0.1)]
+    [InlineData(true, 0.1)]
+    [InlineData(false, 0.0)]
+    [InlineData(true, 0.0)]
+    public void Activation_checkpointing_gives_identical_gradients(bool packedMask, double dropout)
     {
         (Dictionary<string, Tensor> Grads, float Loss) Run(bool checkpoint)
         {
             var model = TinyModels.Random(TinyModels.Config(kvHeads: 2), seed: 15);
-            var peft = PeftModel.Create(model, new LoraConfig { R = 4, LoraAlpha = 8, LoraDropout = 0.1, TargetRegex = LoraConfig.AllLinear, InitLoraWeights = "false" }, seed: 3);
+            var peft = PeftModel.Create(model, new LoraConfig { R = 4, LoraAlpha = 8, LoraDropout = dropout, TargetRegex = LoraConfig.AllLinear, InitLoraWeights = "false" }, seed: 3);
             peft.SetTraining(true);
             model.model.GradientCheckpointing = checkpoint;
             manual_seed(42); // the same dropout masks in both runs
@@ -57,5 +61,17 @@ public class PackingAndCheckpointingTests
         Assert.NotEmpty(plain.Grads);
         foreach (var (name, g) in plain.Grads)
             Assert.True(g.allclose(ckpt.Grads[name], rtol: 1e-5, atol: 1e-7), $"{name}: max diff {(g - ckpt.Grads[name]).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void Only_the_backward_re_run_of_a_checkpointed_block_is_marked_as_recomputing()
+    {
+        var seen = new List<bool>();
+        var x = randn(4, 3).requires_grad_(true);
+        var y = ActivationCheckpoint.Apply((h, _) => { seen.Add(ActivationCheckpoint.Recomputing); return h.sin(); }, x);
+        y.sum().backward();
+        Assert.Equal(new[] { false, true }, seen);
+        Assert.False(ActivationCheckpoint.Recomputing);
+        Assert.True(x.grad!.allclose(x.detach().cos()));
     }
 }

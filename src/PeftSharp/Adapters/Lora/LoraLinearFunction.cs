@@ -36,10 +36,15 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         var host = (Linear)vars[4];
         double scaling = (double)vars[5];
         using var scope = NewDisposeScope();
-        var y = host.BaseOutputNoGrad(x, FastPaths.KeepDequantizedWeight, out var kept);
+        // Where only the graph is used (a checkpointed block's last op, re-run in backward) the base GEMM is skipped.
+        bool valueUnused = OutputValueUnused.Active;
+        Tensor? kept = null;
+        var y = valueUnused
+            ? empty(x.shape.SkipLast(1).Append(b.shape[0]).ToArray(), x.dtype, x.device)
+            : host.BaseOutputNoGrad(x, FastPaths.KeepDequantizedWeight, out kept);
         var x2 = x.reshape(-1, x.shape[^1]);
         var xa = x2.matmul(a.to(x.dtype).t());
-        y.view(-1, y.shape[^1]).addmm_(xa, b.to(x.dtype).t(), beta: 1, alpha: (float)scaling);
+        y.view(-1, y.shape[^1]).addmm_(xa, b.to(x.dtype).t(), beta: valueUnused ? 0 : 1, alpha: (float)scaling);
         AutogradHandoff.Save(ctx, kept is null ? new[] { x2, xa, a, b } : new[] { x2, xa, a, b, kept });
         ctx.save_data("host", host);
         ctx.save_data("scaling", scaling);

@@ -38,6 +38,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        // Re-run by activation checkpointing, only this output's graph is used: the MLP's last GEMM can skip its value
+        // (a quarter of the layer's GEMM work in the recomputation).
+        return (h + mlp.Forward(post_attention_layernorm.forward(h), outputValueUnused: ActivationCheckpoint.Recomputing)).MoveToOuterDisposeScope();
     }
 }

@@ -30,10 +30,18 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>down(silu(gate(x)) x up(x)) for <paramref name="x"/> [..., hidden], same shape out.</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, outputValueUnused: false);
+
+    /// <summary>
+    /// As <see cref="forward"/>; with <paramref name="outputValueUnused"/> (the caller reads only the graph, as a
+    /// checkpointed layer re-run in backward does) the down projection may skip computing its value.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool outputValueUnused)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(Activation(gate_proj.forward(x), up_proj.forward(x))).MoveToOuterDisposeScope();
+        var hidden = Activation(gate_proj.forward(x), up_proj.forward(x));
+        using (outputValueUnused ? OutputValueUnused.Enter() : default)
+            return down_proj.forward(hidden).MoveToOuterDisposeScope();
     }
 
     /// <summary>silu(gate)·up; the fused function when training (<see cref="FastPaths.FusedSwiGlu"/>).</summary>
