@@ -4,7 +4,7 @@ namespace PeftSharp.Nn;
 /// Switches for the fused training paths (each has its own backward and is tested equal to the plain autograd path).
 /// All are on by default; turn one off to measure its gain or to rule it out when debugging. Process-wide.
 /// Setting PEFTSHARP_FAST_PATHS=0 starts with all of them off; a list such as PEFTSHARP_FAST_PATHS=-lora,-attention
-/// turns off the named ones (lora, rmsnorm, swiglu, rotary, attention).
+/// turns off the named ones (lora, rmsnorm, swiglu, rotary, attention, widegemm).
 /// </summary>
 public static class FastPaths
 {
@@ -28,6 +28,12 @@ public static class FastPaths
     public static bool BlockwiseAttention { get; set; } = Default("attention");
 
     /// <summary>
+    /// The fused paths' bf16 GEMMs run in fp32 (<see cref="WideGemm"/>); on by default on x86-64 CPUs without AMX-BF16,
+    /// where libtorch's bf16 GEMM is about half as fast as its fp32 one.
+    /// </summary>
+    public static bool WideBf16Gemm { get; set; } = Default("widegemm") && !WideGemm.CpuHasAmxBf16;
+
+    /// <summary>
     /// Blockwise attention is used for heads at least this wide. Measured: 2.2x SDPA's CPU kernel at head_dim 64
     /// (SmolLM, Qwen2.5), but 5-15% slower and 50-90 MiB more peak at head_dim 8 (stories260K), where SDPA's fused
     /// kernel beats a chain of tiny matmuls.
@@ -43,9 +49,10 @@ public static class FastPaths
     /// <summary>Sets every switch; returns a handle that restores the previous values when disposed.</summary>
     public static IDisposable All(bool on)
     {
-        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention);
+        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, WideBf16Gemm);
         FusedLora = FusedRmsNorm = FusedSwiGlu = FusedRotary = BlockwiseAttention = on;
-        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention) = saved);
+        WideBf16Gemm = on && !WideGemm.CpuHasAmxBf16;
+        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, WideBf16Gemm) = saved);
     }
 
     sealed class Restore(Action undo) : IDisposable

@@ -103,15 +103,18 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
     {
         using var _ = no_grad();
         keptWeight = null;
-        if (Quantized is not { } q) return nn.functional.linear(x, weight, bias);
+        if (Quantized is not { } q) return nn.functional.linear(x, WideGemm.Weight(weight, x.dtype), bias?.to(x.dtype));
         if (!keepWeight || q.Format == "int8") return bias is null ? q.Matmul(x) : q.Matmul(x).add_(bias.to(x.dtype));
         keptWeight = q.Dequantize(x.dtype);
         return nn.functional.linear(x, keptWeight, bias?.to(x.dtype));
     }
 
-    /// <summary>dL/dx of the base function for output gradient <paramref name="grad"/>: grad · W (W dequantized again if quantized).</summary>
+    /// <summary>
+    /// dL/dx of the base function for output gradient <paramref name="grad"/>: grad · W in grad's dtype (W dequantized
+    /// again if quantized, or widened in a scratch buffer when grad is wider than W).
+    /// </summary>
     public Tensor BaseInputGradient(Tensor grad) =>
-        Quantized is { } q ? q.InputGradient(grad) : grad.matmul(weight.to(grad.dtype));
+        Quantized is { } q ? q.InputGradient(grad) : grad.matmul(WideGemm.Weight(weight, grad.dtype));
 
     /// <summary>
     /// The base output with the running adapters applied in attach order; when exactly one adapter runs and it offers a

@@ -38,13 +38,17 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         using var scope = NewDisposeScope();
         // Where only the graph is used (a checkpointed block's last op, re-run in backward) the base GEMM is skipped.
         bool valueUnused = OutputValueUnused.Active;
+        // bf16 GEMMs run as fp32 ones where that is faster (WideGemm): x is widened once for the base and the adapter.
+        var gemm = WideGemm.For(x, x.dtype);
+        var x2 = x.reshape(-1, x.shape[^1]);
+        var xg = x2.to(gemm);
         Tensor? kept = null;
         var y = valueUnused
-            ? empty(x.shape.SkipLast(1).Append(b.shape[0]).ToArray(), x.dtype, x.device)
-            : host.BaseOutputNoGrad(x, FastPaths.KeepDequantizedWeight, out kept);
-        var x2 = x.reshape(-1, x.shape[^1]);
-        var xa = x2.matmul(a.to(x.dtype).t());
-        y.view(-1, y.shape[^1]).addmm_(xa, b.to(x.dtype).t(), beta: valueUnused ? 0 : 1, alpha: (float)scaling);
+            ? empty(new[] { x2.shape[0], b.shape[0] }, gemm, x.device)
+            : host.BaseOutputNoGrad(xg, FastPaths.KeepDequantizedWeight, out kept).to(gemm);
+        var xa = xg.matmul(a.to(gemm).t());
+        y.addmm_(xa, b.to(gemm).t(), beta: valueUnused ? 0 : 1, alpha: (float)scaling);
+        y = y.to(x.dtype).view(x.shape.SkipLast(1).Append(b.shape[0]).ToArray());
         AutogradHandoff.Save(ctx, kept is null ? new[] { x2, xa, a, b } : new[] { x2, xa, a, b, kept });
         ctx.save_data("host", host);
         ctx.save_data("scaling", scaling);
@@ -68,18 +72,18 @@ public sealed class LoraLinearFunction : autograd.SingleTensorFunction<LoraLinea
         double s = (double)ctx.get_data("scaling");
         var (needX, needA, needB, needBias) = ((bool, bool, bool, bool))ctx.get_data("needs");
         var (xType, aType, bType) = ((ScalarType, ScalarType, ScalarType))ctx.get_data("dtypes");
-        var g = grad.to(xType).reshape(-1, grad.shape[^1]);
-        var bc = b.to(xType);
-        var gb = g.matmul(bc); // [tokens, r]: dL/d(x Aᵀ) before the scaling
+        var gemm = xa.dtype; // forward's GEMM dtype (fp32 where it widened bf16)
+        var g = grad.reshape(-1, grad.shape[^1]).to(gemm);
+        var gb = g.matmul(b.to(gemm)); // [tokens, r]: dL/d(x Aᵀ) before the scaling
         Tensor? dx = null, da = null, db = null, dbias = null;
         if (needX)
         {
-            dx = saved.Count > 4 ? g.matmul(saved[4]) : host.BaseInputGradient(g);
-            dx = dx.addmm_(gb, a.to(xType), beta: 1, alpha: (float)s).view((long[])ctx.get_data("inShape"));
+            dx = saved.Count > 4 ? g.matmul(WideGemm.Weight(saved[4], gemm)) : host.BaseInputGradient(g);
+            dx = dx.addmm_(gb, a.to(gemm), beta: 1, alpha: (float)s).to(xType).view((long[])ctx.get_data("inShape"));
         }
-        if (needA) da = gb.t().matmul(x2).mul_(s).to(aType);
+        if (needA) da = gb.t().matmul(x2.to(gemm)).mul_(s).to(aType);
         if (needB) db = g.t().matmul(xa).mul_(s).to(bType);
-        if (needBias) dbias = g.sum(new long[] { 0 });
+        if (needBias) dbias = g.sum(new long[] { 0 }).to(xType);
         return AutogradHandoff.Return(grad, dx, da, db, dbias, null, null);
     }
 }

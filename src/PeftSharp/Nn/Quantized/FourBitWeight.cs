@@ -66,15 +66,19 @@ public sealed class FourBitWeight : IQuantizedWeight
     {
         using var scope = NewDisposeScope();
         // Autograd may keep the weight it multiplies by: a scratch buffer would be overwritten under it.
-        var w = is_grad_enabled() && x.requires_grad ? Dequantize(ComputeDType) : DequantizeToScratch(ComputeDType);
-        return nn.functional.linear(x.to(ComputeDType), w).to(x.dtype).MoveToOuterDisposeScope();
+        // Autograd would keep a widened (fp32) weight: only the scratch path widens a bf16 GEMM (see WideGemm).
+        bool recorded = is_grad_enabled() && x.requires_grad;
+        var compute = recorded ? ComputeDType : WideGemm.For(x, ComputeDType);
+        var w = recorded ? Dequantize(compute) : DequantizeToScratch(compute);
+        return nn.functional.linear(x.to(compute), w).to(x.dtype).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
     public Tensor InputGradient(Tensor grad)
     {
         using var scope = NewDisposeScope();
-        return grad.to(ComputeDType).matmul(DequantizeToScratch(ComputeDType)).to(grad.dtype).MoveToOuterDisposeScope();
+        var compute = WideGemm.For(grad, ComputeDType);
+        return grad.to(compute).matmul(DequantizeToScratch(compute)).to(grad.dtype).MoveToOuterDisposeScope();
     }
 
     [ThreadStatic] static Tensor? scratch;
