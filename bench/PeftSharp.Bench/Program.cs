@@ -5,7 +5,7 @@ using PeftSharp.Bench;
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- kernels [--size 4096] [--runs 15] [--tokens 4096] [--matmul-runs 3]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- linear [--tokens 4096] [--runs 5]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- suite [--quick] [--shapes smollm-135m,qwen2.5-0.5b] [--layers N] [--modes full,lora,qlora,reference]
-//        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-kernels] [--out bench/out]
+//        [--seq 512,2048] [--batch 1,4] [--ckpt off,on] [--steps 3] [--soak 2000] [--loss-seq 2048] [--training-only] [--no-plain-row] [--no-kernels] [--out bench/out]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- compare [--steps 200] [--methods lora-r8,ia3,...] [--out bench/out/compare]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- profile [--shape smollm|qwen] [--batch 4] [--seq 512]
 //   dotnet run -c Release --project bench/PeftSharp.Bench -- soak [--steps 5000] [--out bench/out/soak]
@@ -55,6 +55,7 @@ switch (argv.FirstOrDefault())
             LossSeq = int.Parse(Opt("--loss-seq", $"{o.LossSeq}"), System.Globalization.CultureInfo.InvariantCulture),
             Kernels = !argv.Contains("--no-kernels"),
             SideMeasurements = !argv.Contains("--training-only"),
+            NoFastPathsRow = !argv.Contains("--no-plain-row"),
         };
         return PeftSharp.Bench.Suite.SuiteRunner.Run(o);
     }
@@ -81,7 +82,7 @@ switch (argv.FirstOrDefault())
         Console.Error.WriteLine("usage: PeftSharp.Bench load [--dir DIR] [--repeats N] [--json FILE]");
         Console.Error.WriteLine("       PeftSharp.Bench kernels [--size N] [--runs N] [--tokens N] [--matmul-runs N]");
         Console.Error.WriteLine("       PeftSharp.Bench linear [--tokens N] [--runs N]");
-        Console.Error.WriteLine("       PeftSharp.Bench suite [--quick] [--shapes A,B] [--modes full,lora,qlora,reference] [--seq N,M] [--batch N,M] [--ckpt off,on] [--steps N] [--training-only]");
+        Console.Error.WriteLine("       PeftSharp.Bench suite [--quick] [--shapes A,B] [--modes full,lora,qlora,reference] [--seq N,M] [--batch N,M] [--ckpt off,on] [--steps N] [--training-only] [--no-plain-row]");
         Console.Error.WriteLine("       PeftSharp.Bench compare [--steps N] [--methods a,b] [--out DIR]");
         Console.Error.WriteLine("       PeftSharp.Bench profile [--shape smollm|qwen] [--batch N] [--seq N]");
         Console.Error.WriteLine("       PeftSharp.Bench soak [--steps N] [--out DIR]");

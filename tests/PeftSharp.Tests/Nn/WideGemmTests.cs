@@ -104,4 +104,21 @@ public class WideGemmTests
         Assert.True(Err(wide.DA, da64) <= 1e-5, $"dA (fp32 from bf16-valued operands): {Err(wide.DA, da64):E2}");
         Assert.True(Err(wide.Y, y64) <= 8e-3, $"y: {Err(wide.Y, y64):E2}");
     }
+
+    [Fact]
+    public void Inference_through_a_bf16_linear_is_widened_only_where_autograd_records_nothing()
+    {
+        var host = Host(41, nf4: false);
+        var x = randn(new long[] { 64, 96 }, generator: manual_seed(42)).to(ScalarType.BFloat16);
+        var exact = x.to(ScalarType.Float64).matmul(host.weight.to(ScalarType.Float64).t()) + host.bias!.to(ScalarType.Float64);
+        Tensor narrow, wide;
+        using (new Widening(false)) narrow = host.forward(x);
+        using (new Widening(true)) wide = host.forward(x);
+        Assert.Equal(ScalarType.BFloat16, wide.dtype);
+        double Err(Tensor t) => (t.to(ScalarType.Float64) - exact).abs().max().item<double>();
+        Assert.True(Err(wide) <= Err(narrow) + 1e-2, $"wide {Err(wide):E2}, bf16 {Err(narrow):E2}");
+        // A recorded product keeps libtorch's own bf16 linear (autograd would otherwise keep fp32 copies).
+        var xi = x.detach().requires_grad_(true);
+        using (new Widening(true)) Assert.True(host.forward(xi).equal(narrow).all().item<bool>());
+    }
 }
