@@ -1,3 +1,4 @@
+using PeftSharp.Nn;
 using PeftSharp.Nn.Fused;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,101 +6,146 @@ using static TorchSharp.torch;
 namespace PeftSharp.Training;
 
 /// <summary>
-/// Next-token cross-entropy computed from the final hidden states and the output head in chunks of positions, so
-/// the fp32 logits of the whole batch ([B·T, vocab]: 1.2 GB at seq 2048 with a 151k vocabulary) never exist at once.
-/// Backward recomputes each chunk's logits and returns the gradients of the hidden states and, when it trains, of the
-/// head. The result equals <see cref="CausalLmLoss"/> on the full logits (same fp32 log-softmax per row).
+/// Next-token cross-entropy computed from the final hidden states and the output head in blocks of positions x
+/// vocabulary, so the fp32 logits of the whole batch ([B·T, vocab]: 1.2 GB at seq 2048 with a 151k vocabulary) never
+/// exist at once. Forward runs an online log-sum-exp over vocabulary slices (as FlashAttention does over keys) and
+/// keeps one fp32 value per position; backward recomputes each block's logits, turns them into softmax minus one-hot
+/// with that value, and returns the gradients of the hidden states and, when it trains, of the head. Each head slice
+/// is read (and widened to fp32 where bf16 GEMMs are slow, see <see cref="WideGemm"/>) once per pass. The result equals
+/// <see cref="CausalLmLoss"/> on the full logits (same fp32 log-softmax per row, up to summation order).
 /// </summary>
 public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedCausalLmLoss>
 {
     /// <summary>The autograd node's name, "ChunkedCausalLmLoss".</summary>
     public override string Name => nameof(ChunkedCausalLmLoss);
 
-    /// <summary>fp32 logits per chunk (16M values, 64 MiB): a 49k vocabulary gets 341 rows, a 152k one 110.</summary>
-    public const long ChunkLogits = 1L << 24;
+    /// <summary>fp32 logits per block (4M values, 16 MiB): 512 positions x 8192 vocabulary entries.</summary>
+    public const long ChunkLogits = 1L << 22;
+
+    /// <summary>Vocabulary entries per slice of the head.</summary>
+    public const int VocabSlice = 8192;
 
     /// <summary>
-    /// Sum of the loss over predicted tokens and their number; <paramref name="hidden"/> is [B, T, H]. Chunks hold
-    /// <paramref name="chunkRows"/> positions, or (0) as many as fit <see cref="ChunkLogits"/> fp32 logits.
+    /// Sum of the loss over predicted tokens and their number; <paramref name="hidden"/> is [B, T, H]. Blocks hold
+    /// <paramref name="chunkRows"/> positions x <paramref name="vocabSlice"/> entries, or (0) <see cref="VocabSlice"/>
+    /// entries and as many positions as fit <see cref="ChunkLogits"/> fp32 logits.
     /// </summary>
-    public static (Tensor Sum, long Tokens) Compute(Tensor hidden, Tensor headWeight, Tensor labels, int chunkRows = 0)
+    public static (Tensor Sum, long Tokens) Compute(Tensor hidden, Tensor headWeight, Tensor labels, int chunkRows = 0, int vocabSlice = 0)
     {
-        if (chunkRows <= 0) chunkRows = (int)Math.Clamp(ChunkLogits / headWeight.shape[0], 16, 4096);
+        if (vocabSlice <= 0) vocabSlice = (int)Math.Min(VocabSlice, headWeight.shape[0]);
+        if (chunkRows <= 0) chunkRows = (int)Math.Clamp(ChunkLogits / vocabSlice, 16, 4096);
         using var scope = NewDisposeScope();
         long h = hidden.shape[^1];
         // Position t predicts label t+1: drop the last position and the first label, as CausalLmLoss does.
         var x = hidden.narrow(1, 0, hidden.shape[1] - 1).reshape(-1, h);
         var y = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1);
         long tokens = y.ne(CausalLmLoss.IgnoreIndex).sum().item<long>();
-        var sum = AutogradHandoff.Applied(apply(x, headWeight, y, chunkRows));
+        var sum = AutogradHandoff.Applied(apply(x, headWeight, y, chunkRows, vocabSlice));
         return (sum.MoveToOuterDisposeScope(), tokens);
     }
 
     /// <summary>
-    /// Autograd entry, called by TorchSharp through <see cref="Compute"/>; call that instead. Sums the loss chunk by
-    /// chunk under no_grad and saves only the hidden states, the head weight and the labels.
+    /// Autograd entry, called by TorchSharp through <see cref="Compute"/>; call that instead. Sums the loss block by
+    /// block under no_grad and saves the hidden states, the head weight, the labels and each row's log-sum-exp.
     /// </summary>
     /// <param name="ctx">The autograd context.</param>
-    /// <param name="vars">Hidden states [N, H], head weight [vocab, H], shifted labels [N] and the chunk size (int).</param>
+    /// <param name="vars">Hidden states [N, H], head weight [vocab, H], shifted labels [N], rows and vocabulary per block.</param>
     /// <returns>The fp32 scalar loss sum.</returns>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
         var w = (Tensor)vars[1];
         var y = (Tensor)vars[2];
-        int chunk = (int)vars[3];
-        AutogradHandoff.Save(ctx, x, w, y);
-        ctx.save_data("chunk", chunk);
-        ctx.save_data("weightGrad", w.requires_grad);
+        int chunk = (int)vars[3], slice = (int)vars[4];
         using var _ = no_grad();
-        var total = zeros(1, ScalarType.Float32, x.device);
-        long rows = x.shape[0];
-        for (long start = 0; start < rows; start += chunk)
+        long rows = x.shape[0], vocab = w.shape[0];
+        var gemm = WideGemm.For(x, w.dtype);
+        var xg = x.to(gemm);
+        // Online log-sum-exp over the slices: running max m and sum of exp(logit - m) per row, and the label's logit.
+        using var negativeInfinity = double.NegativeInfinity.ToScalar(); // held: an implicit Scalar may be collected mid-call
+        var m = full(new[] { rows }, negativeInfinity, ScalarType.Float32, device: x.device);
+        var sumExp = zeros(rows, ScalarType.Float32, x.device);
+        var target = zeros(rows, ScalarType.Float32, x.device);
+        for (long v0 = 0; v0 < vocab; v0 += slice)
         {
-            using var scope = NewDisposeScope();
-            long n = Math.Min(chunk, rows - start);
-            var logits = x.narrow(0, start, n).matmul(w.t()).to(ScalarType.Float32);
-            var loss = nn.functional.cross_entropy(logits, y.narrow(0, start, n), ignore_index: CausalLmLoss.IgnoreIndex, reduction: nn.Reduction.Sum);
-            total.add_(loss);
+            using var sliceScope = NewDisposeScope();
+            long vs = Math.Min(slice, vocab - v0);
+            var ws = WideGemm.Weight(w.narrow(0, v0, vs), gemm);
+            for (long r0 = 0; r0 < rows; r0 += chunk)
+            {
+                using var scope = NewDisposeScope();
+                long n = Math.Min(chunk, rows - r0);
+                var logits = xg.narrow(0, r0, n).matmul(ws.t()).to(ScalarType.Float32);
+                var (mr, sr) = (m.narrow(0, r0, n), sumExp.narrow(0, r0, n));
+                // The label's logit, where it falls in this slice.
+                var (local, inSlice) = LocalLabels(y.narrow(0, r0, n), v0, vs);
+                target.narrow(0, r0, n).add_(logits.gather(1, local.unsqueeze(1)).squeeze(1).mul_(inSlice));
+                var mNew = maximum(mr, logits.amax(new long[] { 1 }));
+                sr.mul_((mr - mNew).exp_()).add_(logits.sub_(mNew.unsqueeze(1)).exp_().sum(1));
+                mr.copy_(mNew);
+            }
         }
-        return AutogradHandoff.Output(total.squeeze());
+        var lse = m.add_(sumExp.log_());
+        var valid = y.ne(CausalLmLoss.IgnoreIndex).to(ScalarType.Float32);
+        var total = ((lse - target) * valid).sum();
+        AutogradHandoff.Save(ctx, x, w, y, lse);
+        ctx.save_data("blocks", (chunk, slice));
+        ctx.save_data("weightGrad", w.requires_grad);
+        return AutogradHandoff.Output(total);
+    }
+
+    /// <summary>Labels relative to slice start <paramref name="v0"/> (clamped into it) and 1 where they fall in it, else 0.</summary>
+    static (Tensor Local, Tensor InSlice) LocalLabels(Tensor labels, long v0, long size)
+    {
+        var local = labels - v0;
+        var inSlice = local.ge(0).logical_and_(local.lt(size));
+        return (local.clamp_(0, size - 1), inSlice.to(ScalarType.Float32));
     }
 
     /// <summary>
-    /// Autograd entry: recomputes each chunk's logits, softmax minus one-hot, and accumulates d(hidden) and, when the
-    /// head trains, d(weight) in fp32.
+    /// Autograd entry: recomputes each block's logits, turns them into softmax minus one-hot with the saved
+    /// log-sum-exp, and accumulates d(hidden) and, when the head trains, d(weight) in fp32.
     /// </summary>
     /// <param name="ctx">The context forward saved into.</param>
     /// <param name="grad">dL/d(sum), a scalar.</param>
-    /// <returns>d(hidden), d(weight) or null, and null for the labels and the chunk size.</returns>
+    /// <returns>d(hidden), d(weight) or null, and null for the labels and the block sizes.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
-        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null);
+        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null, null);
         using var backwardScope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
-        Tensor x = saved[0], w = saved[1], y = saved[2];
-        int chunk = (int)ctx.get_data("chunk");
+        Tensor x = saved[0], w = saved[1], y = saved[2], lse = saved[3];
+        var (chunk, slice) = ((int, int))ctx.get_data("blocks");
         bool weightGrad = (bool)ctx.get_data("weightGrad");
-        var dx = zeros_like(x);
+        long rows = x.shape[0], vocab = w.shape[0];
+        var dx = zeros(x.shape, ScalarType.Float32, x.device);
         var dw = weightGrad ? zeros(w.shape, ScalarType.Float32, w.device) : null;
-        long rows = x.shape[0];
         using (no_grad())
-            for (long start = 0; start < rows; start += chunk)
+        {
+            var gemm = WideGemm.For(x, w.dtype);
+            var xg = x.to(gemm);
+            // d(sum of -log softmax[y]) / d logits = softmax - onehot(y), zero on ignored rows, times dL/d(sum).
+            var scale = y.ne(CausalLmLoss.IgnoreIndex).to(ScalarType.Float32).mul_(grad.to(ScalarType.Float32)).unsqueeze(1);
+            for (long v0 = 0; v0 < vocab; v0 += slice)
             {
-                using var scope = NewDisposeScope();
-                long n = Math.Min(chunk, rows - start);
-                var xc = x.narrow(0, start, n);
-                var yc = y.narrow(0, start, n);
-                var logits = xc.matmul(w.t()).to(ScalarType.Float32);
-                // d(sum of -log softmax[y]) / d logits = softmax - onehot(y), zero on ignored rows.
-                var g = logits.softmax(-1);
-                var valid = yc.ne(CausalLmLoss.IgnoreIndex);
-                var target = yc.masked_fill(valid.logical_not(), 0).unsqueeze(1);
-                g.scatter_add_(1, target, full_like(target, -1.0, ScalarType.Float32));
-                g.mul_(valid.unsqueeze(1).to(ScalarType.Float32)).mul_(grad.to(ScalarType.Float32));
-                dx.narrow(0, start, n).copy_(g.to(w.dtype).matmul(w));
-                dw?.add_(g.t().matmul(xc.to(ScalarType.Float32)));
+                using var sliceScope = NewDisposeScope();
+                long vs = Math.Min(slice, vocab - v0);
+                var ws = WideGemm.Weight(w.narrow(0, v0, vs), gemm);
+                for (long r0 = 0; r0 < rows; r0 += chunk)
+                {
+                    using var scope = NewDisposeScope();
+                    long n = Math.Min(chunk, rows - r0);
+                    var xc = xg.narrow(0, r0, n);
+                    var g = xc.matmul(ws.t()).to(ScalarType.Float32).sub_(lse.narrow(0, r0, n).unsqueeze(1)).exp_();
+                    var (local, inSlice) = LocalLabels(y.narrow(0, r0, n), v0, vs);
+                    g.scatter_add_(1, local.unsqueeze(1), inSlice.neg().unsqueeze(1));
+                    g.mul_(scale.narrow(0, r0, n));
+                    var gg = g.to(gemm);
+                    dx.narrow(0, r0, n).add_(gg.matmul(ws).to(ScalarType.Float32));
+                    dw?.narrow(0, v0, vs).add_(g.t().matmul(xc.to(ScalarType.Float32)));
+                }
             }
-        return AutogradHandoff.Return(grad, dx, dw?.to(w.dtype), null, null);
+        }
+        return AutogradHandoff.Return(grad, dx.to(x.dtype), dw?.to(w.dtype), null, null, null);
     }
 }
