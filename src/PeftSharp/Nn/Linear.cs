@@ -96,8 +96,8 @@ public sealed class Linear : nn.Module<Tensor, Tensor>, IAdapterHost
         if (Quantized is { } q) return QuantizedLinearFunction.Apply(x, bias, q);
         // Where autograd records nothing (evaluation, generation's prefill) a bf16 GEMM may run widened (WideGemm).
         bool recorded = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias is { requires_grad: true });
-        if (recorded || x.dtype != weight.dtype || WideGemm.For(x, weight.dtype) is var gemm && gemm == weight.dtype)
-            return nn.functional.linear(x, weight, bias);
+        var gemm = recorded || x.dtype != weight.dtype ? weight.dtype : WideGemm.For(x, weight.dtype);
+        if (gemm == weight.dtype) return nn.functional.linear(x, weight, bias);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         return nn.functional.linear(x.to(gemm), WideGemm.Weight(weight, gemm), bias?.to(gemm)).to(x.dtype).MoveToOuterDisposeScope();

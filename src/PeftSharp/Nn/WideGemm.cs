@@ -41,13 +41,7 @@ public static class WideGemm
     {
         if (weight.dtype == dtype) return weight;
         if (weight.device_type != DeviceType.CPU) return weight.to(dtype);
-        long n = weight.numel();
-        if (scratch is null || scratch.dtype != dtype || scratch.numel() < n)
-        {
-            scratch?.Dispose();
-            scratch = empty(n, dtype).DetachFromDisposeScope();
-        }
-        var view = scratch.narrow(0, 0, n).view(weight.shape);
+        var view = ThreadScratch.View(ref scratch, weight.shape, dtype);
         using (no_grad()) view.copy_(weight);
         return view;
     }

@@ -58,33 +58,20 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         var y = (Tensor)vars[2];
         int chunk = (int)vars[3], slice = (int)vars[4];
         using var _ = no_grad();
-        long rows = x.shape[0], vocab = w.shape[0];
-        var gemm = WideGemm.For(x, w.dtype);
-        var xg = x.to(gemm);
+        long rows = x.shape[0];
         // Online log-sum-exp over the slices: running max m and sum of exp(logit - m) per row, and the label's logit.
         using var negativeInfinity = double.NegativeInfinity.ToScalar(); // held: an implicit Scalar may be collected mid-call
         var m = full(new[] { rows }, negativeInfinity, ScalarType.Float32, device: x.device);
         var sumExp = zeros(rows, ScalarType.Float32, x.device);
         var target = zeros(rows, ScalarType.Float32, x.device);
-        for (long v0 = 0; v0 < vocab; v0 += slice)
+        ForEachBlock(x, w, y, chunk, slice, b =>
         {
-            using var sliceScope = NewDisposeScope();
-            long vs = Math.Min(slice, vocab - v0);
-            var ws = WideGemm.Weight(w.narrow(0, v0, vs), gemm);
-            for (long r0 = 0; r0 < rows; r0 += chunk)
-            {
-                using var scope = NewDisposeScope();
-                long n = Math.Min(chunk, rows - r0);
-                var logits = xg.narrow(0, r0, n).matmul(ws.t()).to(ScalarType.Float32);
-                var (mr, sr) = (m.narrow(0, r0, n), sumExp.narrow(0, r0, n));
-                // The label's logit, where it falls in this slice.
-                var (local, inSlice) = LocalLabels(y.narrow(0, r0, n), v0, vs);
-                target.narrow(0, r0, n).add_(logits.gather(1, local.unsqueeze(1)).squeeze(1).mul_(inSlice));
-                var mNew = maximum(mr, logits.amax(new long[] { 1 }));
-                sr.mul_((mr - mNew).exp_()).add_(logits.sub_(mNew.unsqueeze(1)).exp_().sum(1));
-                mr.copy_(mNew);
-            }
-        }
+            var (mr, sr) = (m.narrow(0, b.Row, b.Rows), sumExp.narrow(0, b.Row, b.Rows));
+            target.narrow(0, b.Row, b.Rows).add_(b.Logits.gather(1, b.Label.unsqueeze(1)).squeeze(1).mul_(b.LabelHere));
+            var mNew = maximum(mr, b.Logits.amax(new long[] { 1 }));
+            sr.mul_((mr - mNew).exp_()).add_(b.Logits.sub_(mNew.unsqueeze(1)).exp_().sum(1));
+            mr.copy_(mNew);
+        });
         var lse = m.add_(sumExp.log_());
         var valid = y.ne(CausalLmLoss.IgnoreIndex).to(ScalarType.Float32);
         var total = ((lse - target) * valid).sum();
@@ -94,12 +81,37 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         return AutogradHandoff.Output(total);
     }
 
-    /// <summary>Labels relative to slice start <paramref name="v0"/> (clamped into it) and 1 where they fall in it, else 0.</summary>
-    static (Tensor Local, Tensor InSlice) LocalLabels(Tensor labels, long v0, long size)
+    /// <summary>
+    /// One block: fp32 logits of rows [Row, Row + Rows) over vocabulary entries [Entry, Entry + Entries), the GEMM
+    /// operands that made them, each row's label relative to the slice (clamped into it) and 1 where it falls in it.
+    /// </summary>
+    readonly record struct Block(Tensor X, Tensor W, Tensor Logits, long Row, long Rows, long Entry, long Entries, Tensor Label, Tensor LabelHere);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over every block, slice by slice: each head slice is widened once (where bf16
+    /// GEMMs run as fp32, see <see cref="WideGemm"/>), and each block's tensors are freed when its body returns.
+    /// </summary>
+    static void ForEachBlock(Tensor x, Tensor w, Tensor y, int chunk, int slice, Action<Block> body)
     {
-        var local = labels - v0;
-        var inSlice = local.ge(0).logical_and_(local.lt(size));
-        return (local.clamp_(0, size - 1), inSlice.to(ScalarType.Float32));
+        using var scope = NewDisposeScope();
+        long rows = x.shape[0], vocab = w.shape[0];
+        var gemm = WideGemm.For(x, w.dtype);
+        var xg = x.to(gemm);
+        for (long v0 = 0; v0 < vocab; v0 += slice)
+        {
+            using var sliceScope = NewDisposeScope();
+            long vs = Math.Min(slice, vocab - v0);
+            var ws = WideGemm.Weight(w.narrow(0, v0, vs), gemm);
+            for (long r0 = 0; r0 < rows; r0 += chunk)
+            {
+                using var blockScope = NewDisposeScope();
+                long n = Math.Min(chunk, rows - r0);
+                var xc = xg.narrow(0, r0, n);
+                var local = y.narrow(0, r0, n) - v0;
+                var here = local.ge(0).logical_and_(local.lt(vs)).to(ScalarType.Float32);
+                body(new Block(xc, ws, xc.matmul(ws.t()).to(ScalarType.Float32), r0, n, v0, vs, local.clamp_(0, vs - 1), here));
+            }
+        }
     }
 
     /// <summary>
@@ -117,34 +129,20 @@ public sealed class ChunkedCausalLmLoss : autograd.SingleTensorFunction<ChunkedC
         Tensor x = saved[0], w = saved[1], y = saved[2], lse = saved[3];
         var (chunk, slice) = ((int, int))ctx.get_data("blocks");
         bool weightGrad = (bool)ctx.get_data("weightGrad");
-        long rows = x.shape[0], vocab = w.shape[0];
         var dx = zeros(x.shape, ScalarType.Float32, x.device);
         var dw = weightGrad ? zeros(w.shape, ScalarType.Float32, w.device) : null;
         using (no_grad())
         {
-            var gemm = WideGemm.For(x, w.dtype);
-            var xg = x.to(gemm);
             // d(sum of -log softmax[y]) / d logits = softmax - onehot(y), zero on ignored rows, times dL/d(sum).
             var scale = y.ne(CausalLmLoss.IgnoreIndex).to(ScalarType.Float32).mul_(grad.to(ScalarType.Float32)).unsqueeze(1);
-            for (long v0 = 0; v0 < vocab; v0 += slice)
+            ForEachBlock(x, w, y, chunk, slice, b =>
             {
-                using var sliceScope = NewDisposeScope();
-                long vs = Math.Min(slice, vocab - v0);
-                var ws = WideGemm.Weight(w.narrow(0, v0, vs), gemm);
-                for (long r0 = 0; r0 < rows; r0 += chunk)
-                {
-                    using var scope = NewDisposeScope();
-                    long n = Math.Min(chunk, rows - r0);
-                    var xc = xg.narrow(0, r0, n);
-                    var g = xc.matmul(ws.t()).to(ScalarType.Float32).sub_(lse.narrow(0, r0, n).unsqueeze(1)).exp_();
-                    var (local, inSlice) = LocalLabels(y.narrow(0, r0, n), v0, vs);
-                    g.scatter_add_(1, local.unsqueeze(1), inSlice.neg().unsqueeze(1));
-                    g.mul_(scale.narrow(0, r0, n));
-                    var gg = g.to(gemm);
-                    dx.narrow(0, r0, n).add_(gg.matmul(ws).to(ScalarType.Float32));
-                    dw?.narrow(0, v0, vs).add_(g.t().matmul(xc.to(ScalarType.Float32)));
-                }
-            }
+                var g = b.Logits.sub_(lse.narrow(0, b.Row, b.Rows).unsqueeze(1)).exp_();
+                g.scatter_add_(1, b.Label.unsqueeze(1), b.LabelHere.neg().unsqueeze(1));
+                g.mul_(scale.narrow(0, b.Row, b.Rows));
+                dx.narrow(0, b.Row, b.Rows).add_(g.to(b.W.dtype).matmul(b.W).to(ScalarType.Float32));
+                dw?.narrow(0, b.Entry, b.Entries).add_(g.t().matmul(b.X.to(ScalarType.Float32)));
+            });
         }
         return AutogradHandoff.Return(grad, dx.to(x.dtype), dw?.to(w.dtype), null, null, null);
     }

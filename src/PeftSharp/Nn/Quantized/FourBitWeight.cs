@@ -84,20 +84,13 @@ public sealed class FourBitWeight : IQuantizedWeight
     [ThreadStatic] static Tensor? scratch;
 
     /// <summary>
-    /// The dense weight in a per-thread buffer reused by every layer: dequantizing a layer then costs no allocation
-    /// (a fresh multi-MB tensor per matmul means page faults and zero-filling on every call). Valid until the next
-    /// call on this thread; only for products computed at once and not recorded by autograd.
+    /// The dense weight in a per-thread buffer reused by every layer (<see cref="ThreadScratch"/>): dequantizing a layer
+    /// then costs no allocation. Valid until the next call on this thread.
     /// </summary>
     Tensor DequantizeToScratch(ScalarType dtype)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || !State.OnCpu) return Dequantize(dtype);
-        long n = State.NumElements;
-        if (scratch is null || scratch.dtype != dtype || scratch.numel() < n)
-        {
-            scratch?.Dispose();
-            scratch = empty(n, dtype).DetachFromDisposeScope();
-        }
-        var view = scratch.narrow(0, 0, n).view(State.Shape);
+        var view = ThreadScratch.View(ref scratch, State.Shape, dtype);
         State.DequantizeInto(view);
         return view;
     }
