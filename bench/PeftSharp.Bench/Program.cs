@@ -32,7 +32,8 @@ switch (argv.FirstOrDefault())
         return LinearBenchmark.Run(int.Parse(Opt("--tokens", "4096"), System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Opt("--runs", "5"), System.Globalization.CultureInfo.InvariantCulture));
     case "rates":
-        Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, fp32 matmul {PeftSharp.Bench.Suite.MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32):F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s");
+        Console.WriteLine($"bf16 matmul {PeftSharp.Bench.Suite.MachineRates.Bf16MatmulGflops():F0} GFLOP/s, fp32 matmul {PeftSharp.Bench.Suite.MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32):F0} GFLOP/s, memcpy {PeftSharp.Bench.Suite.MachineRates.MemcpyGBps():F1} GB/s; "
+            + $"bf16 GEMMs {(PeftSharp.Nn.FastPaths.WideBf16Gemm ? "widened to fp32" : "kept bf16")} (probe {PeftSharp.Nn.WideGemm.Measurement.Bf16Ms:F2} ms bf16, {PeftSharp.Nn.WideGemm.Measurement.WidenedMs:F2} ms widened)");
         return 0;
     case "profile":
         return PeftSharp.Bench.Suite.LayerProfile.Run(Opt("--shape", "smollm"), int.Parse(Opt("--batch", "4"), System.Globalization.CultureInfo.InvariantCulture),

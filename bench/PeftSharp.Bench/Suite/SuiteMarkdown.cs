@@ -10,7 +10,7 @@ public static class SuiteMarkdown
     {
         var sb = new StringBuilder();
         void Line(FormattableString s) => sb.AppendLine(s.ToString(CultureInfo.InvariantCulture));
-        Line($"Machine: {r.Threads} torch threads; bf16 matmul {r.Bf16MatmulGflops:F0} GFLOP/s, fp32 matmul {r.Fp32MatmulGflops:F0} GFLOP/s (the higher is the MFU denominator: bf16 GEMMs run widened where fp32 is faster), memcpy {r.MemcpyGBps:F1} GB/s (measured in this run, best of its start and end)");
+        Line($"Machine: {r.Threads} torch threads; bf16 matmul {r.Bf16MatmulGflops:F0} GFLOP/s, fp32 matmul {r.Fp32MatmulGflops:F0} GFLOP/s (the higher is the MFU denominator; the fast paths' bf16 GEMMs {(r.WidenedBf16Gemms ? "ran widened to fp32" : "stayed bf16")}, as measured faster at startup), memcpy {r.MemcpyGBps:F1} GB/s (measured in this run, best of its start and end)");
         sb.AppendLine();
         sb.AppendLine("Step and tokens/s: glibc's default allocator. Peak and working set: MALLOC_MMAP_THRESHOLD_=65536 (freed memory returned), whose own step time and the default allocator's peak are the last two columns.");
         sb.AppendLine();

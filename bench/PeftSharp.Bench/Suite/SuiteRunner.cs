@@ -38,7 +38,7 @@ public static class SuiteRunner
 {
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public sealed record SuiteReport(string Machine, int Threads, double Bf16MatmulGflops, double Fp32MatmulGflops, double MemcpyGBps, List<TrainResult> Training,
+    public sealed record SuiteReport(string Machine, int Threads, double Bf16MatmulGflops, double Fp32MatmulGflops, bool WidenedBf16Gemms, double MemcpyGBps, List<TrainResult> Training,
         List<LossMemoryResult> Loss, List<KernelResult> Kernels, SoakResult? Soak, EqualityResult? Equality, List<TargetCheck> Targets);
 
     /// <summary>The suite's MFU denominator: the machine's best measured matmul rate, bf16 or fp32.</summary>
@@ -52,9 +52,12 @@ public static class SuiteRunner
         var sw = Stopwatch.StartNew();
         Directory.CreateDirectory(o.OutDir);
         double gflops = MachineRates.Bf16MatmulGflops(o.Quick ? 2 : 5), memcpy = MachineRates.MemcpyGBps(o.Quick ? 2 : 5);
-        // Without AMX, libtorch's bf16 GEMM can run at half the fp32 rate: both are reported, bf16 is the MFU denominator.
+        // Depending on the CPU, libtorch's bf16 GEMM runs at half or at twice the fp32 rate: both are reported, the higher is
+        // the MFU denominator, and the fast paths widen bf16 GEMMs where this process measured that faster.
         double fp32 = MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32, o.Quick ? 2 : 5);
-        Log($"bf16 matmul {gflops:F0} GFLOP/s, fp32 matmul {fp32:F0} GFLOP/s, memcpy {memcpy:F1} GB/s");
+        var (bf16Ms, widenedMs) = PeftSharp.Nn.WideGemm.Measurement;
+        Log($"bf16 matmul {gflops:F0} GFLOP/s, fp32 matmul {fp32:F0} GFLOP/s, memcpy {memcpy:F1} GB/s; bf16 GEMMs "
+            + $"{(PeftSharp.Nn.FastPaths.WideBf16Gemm ? "widened" : "kept bf16")} (probe: {bf16Ms:F2} ms bf16, {widenedMs:F2} ms widened)");
         var training = new List<TrainResult>();
         foreach (var shape in o.Shapes)
         {
@@ -85,7 +88,7 @@ public static class SuiteRunner
         gflops = Math.Max(gflops, MachineRates.Bf16MatmulGflops(o.Quick ? 2 : 5));
         fp32 = Math.Max(fp32, MachineRates.MatmulGflops(TorchSharp.torch.ScalarType.Float32, o.Quick ? 2 : 5));
         Log($"matmul at the end: best bf16 {gflops:F0}, fp32 {fp32:F0} GFLOP/s");
-        var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, fp32, memcpy, training, loss, kernels, soak, equality,
+        var report = new SuiteReport(Environment.MachineName, TorchRuntime.Threads, gflops, fp32, PeftSharp.Nn.FastPaths.WideBf16Gemm, memcpy, training, loss, kernels, soak, equality,
             Targets(training, loss, soak, equality, Math.Max(gflops, fp32), o.Quick));
         var json = Path.Combine(o.OutDir, "suite.json");
         File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));

@@ -28,10 +28,16 @@ public static class FastPaths
     public static bool BlockwiseAttention { get; set; } = Default("attention");
 
     /// <summary>
-    /// The fused paths' bf16 GEMMs run in fp32 (<see cref="WideGemm"/>); on by default on x86-64 CPUs without AMX-BF16,
-    /// where libtorch's bf16 GEMM is about half as fast as its fp32 one.
+    /// The fused paths' bf16 GEMMs run in fp32 (<see cref="WideGemm"/>). By default on where that was measured faster on
+    /// this CPU (<see cref="WideGemm.MeasuredFaster"/>, timed at first use); setting it decides without measuring.
     /// </summary>
-    public static bool WideBf16Gemm { get; set; } = Default("widegemm") && !WideGemm.CpuHasAmxBf16;
+    public static bool WideBf16Gemm
+    {
+        get => wideBf16Gemm ??= Default("widegemm") && WideGemm.MeasuredFaster;
+        set => wideBf16Gemm = value;
+    }
+
+    static bool? wideBf16Gemm;
 
     /// <summary>
     /// Blockwise attention is used for heads at least this wide. Measured: 2.2x SDPA's CPU kernel at head_dim 64
@@ -49,10 +55,10 @@ public static class FastPaths
     /// <summary>Sets every switch; returns a handle that restores the previous values when disposed.</summary>
     public static IDisposable All(bool on)
     {
-        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, WideBf16Gemm);
+        var saved = (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, wideBf16Gemm);
         FusedLora = FusedRmsNorm = FusedSwiGlu = FusedRotary = BlockwiseAttention = on;
-        WideBf16Gemm = on && !WideGemm.CpuHasAmxBf16;
-        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, WideBf16Gemm) = saved);
+        wideBf16Gemm = on ? null : false; // on: back to this CPU's measured default
+        return new Restore(() => (FusedLora, FusedRmsNorm, FusedSwiGlu, FusedRotary, BlockwiseAttention, wideBf16Gemm) = saved);
     }
 
     sealed class Restore(Action undo) : IDisposable

@@ -5,20 +5,37 @@ using static TorchSharp.torch;
 namespace PeftSharp.Nn;
 
 /// <summary>
-/// bf16 GEMMs run as fp32 GEMMs on CPUs whose bf16 GEMM is the slower one. libtorch's CPU bf16 GEMM is fast only with
-/// AMX: on this project's Xeon without AMX it ran at 167 GFLOP/s against 330 in fp32 (with AMX, 830-890 in bf16).
-/// Widening bf16 operands to fp32 is exact, and fp32 accumulation is what a bf16 GEMM does anyway, so the product
-/// differs only in summation order; the result is rounded back to bf16 once. Only products with at least
-/// <see cref="MinRows"/> rows are widened (token-by-token decoding is bound by reading the weights, which widening
-/// doubles).
+/// bf16 GEMMs run as fp32 GEMMs on CPUs whose bf16 GEMM is the slower one. Which one is faster depends on the CPU and
+/// cannot be read from its flags: on this project's Xeons, bf16 ran at 167 GFLOP/s against 330 in fp32 without AMX and
+/// at 830-890 with it; on an AMD EPYC with AVX-512 BF16 (no AMX) bf16 ran at 426 against 195 in fp32. So the choice is
+/// measured once per process (<see cref="MeasuredFaster"/>). Widening bf16 operands to fp32 is exact, and fp32
+/// accumulation is what a bf16 GEMM does anyway, so the product differs only in summation order; the result is rounded
+/// back to bf16 once. Only products with at least <see cref="MinRows"/> rows are widened (token-by-token decoding is
+/// bound by reading the weights, which widening doubles).
 /// </summary>
 public static class WideGemm
 {
     /// <summary>Fewer rows than this keep the compute dtype.</summary>
     public const int MinRows = 32;
 
-    /// <summary>Whether this CPU has AMX-BF16 (Linux: read from /proc/cpuinfo; elsewhere assumed absent).</summary>
-    public static bool CpuHasAmxBf16 { get; } = DetectAmx();
+    /// <summary>
+    /// Whether widening paid on this CPU: a GEMM at a LoRA-training shape, timed once (about 50 ms, at first use) as bf16
+    /// and as widen + fp32 + round back; true where the widened one took at most <see cref="RequiredSpeedup"/> of the time.
+    /// Only on x86-64 CPUs (elsewhere false: not measured by this project).
+    /// </summary>
+    public static bool MeasuredFaster => measured.Value;
+
+    /// <summary>The bf16 and widened times of that measurement, in milliseconds (0, 0 where none was taken).</summary>
+    public static (double Bf16Ms, double WidenedMs) Measurement
+    {
+        get { _ = measured.Value; return lastMeasurement; }
+    }
+
+    /// <summary>Widen only when it takes at most this fraction of bf16's time: a near tie keeps bf16 (half the bytes).</summary>
+    public const double RequiredSpeedup = 0.85;
+
+    static (double, double) lastMeasurement;
+    static readonly Lazy<bool> measured = new(Measure);
 
     /// <summary>
     /// The dtype to run a GEMM of <paramref name="x"/> in, whose compute dtype is <paramref name="compute"/>: fp32 in
@@ -46,12 +63,28 @@ public static class WideGemm
         return view;
     }
 
-    static bool DetectAmx()
+    static bool Measure()
     {
-        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return true; // widen only where measured: x86-64
-        if (!OperatingSystem.IsLinux()) return false;
-        try { return File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("flags", StringComparison.Ordinal) && l.Contains(" amx_bf16", StringComparison.Ordinal)); }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = randn(512, 576, dtype: ScalarType.BFloat16);
+        var w = randn(1536, 576, dtype: ScalarType.BFloat16);
+        double bf16 = BestOf(() => nn.functional.linear(x, w));
+        double wide = BestOf(() => nn.functional.linear(x.to(ScalarType.Float32), w.to(ScalarType.Float32)).to(ScalarType.BFloat16));
+        lastMeasurement = (bf16, wide);
+        return wide <= RequiredSpeedup * bf16;
+    }
+
+    static double BestOf(Func<Tensor> gemm)
+    {
+        double best = double.MaxValue;
+        for (int i = 0; i < 4; i++) // the first run warms libtorch's kernels and pages
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            using (gemm()) { }
+            if (i > 0) best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+        }
+        return best;
     }
 }

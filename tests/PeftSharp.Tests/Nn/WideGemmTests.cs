@@ -33,6 +33,22 @@ public class WideGemmTests
     }
 
     [Fact]
+    public void By_default_bf16_gemms_are_widened_exactly_where_that_was_measured_faster_on_this_cpu()
+    {
+        var (bf16Ms, widenedMs) = WideGemm.Measurement;
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+            Assert.True(bf16Ms > 0 && widenedMs > 0, $"measured {bf16Ms} ms (bf16), {widenedMs} ms (widened)");
+        Assert.Equal(widenedMs > 0 && widenedMs <= WideGemm.RequiredSpeedup * bf16Ms, WideGemm.MeasuredFaster);
+        using (FastPaths.All(false))
+        {
+            Assert.False(FastPaths.WideBf16Gemm);
+            using (FastPaths.All(true))
+                Assert.Equal(WideGemm.MeasuredFaster, FastPaths.WideBf16Gemm);
+            Assert.False(FastPaths.WideBf16Gemm);
+        }
+    }
+
+    [Fact]
     public void The_widened_weight_is_an_exact_copy_in_a_reused_buffer()
     {
         var w = randn(40, 24).to(ScalarType.BFloat16);
