@@ -12,12 +12,30 @@ namespace PeftSharp.Nn;
 public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<ActivationCheckpoint>
 {
     [ThreadStatic] static int recomputing;
+    [ThreadStatic] static List<Tensor>? keeping;     // the first run's kept outputs (see ComputedOnce)
+    [ThreadStatic] static Queue<Tensor>? replaying;  // the re-run's: the same outputs, in call order
 
     /// <summary>
     /// True while backward re-runs a block on this thread: the block's last op may then skip its output value (see
     /// <see cref="OutputValueUnused"/>), since only the graph is used.
     /// </summary>
     public static bool Recomputing => recomputing > 0;
+
+    /// <summary>
+    /// An op whose output the re-run takes from the block's first run instead of computing it again: <paramref
+    /// name="op"/>(null) computes it; op(kept), given that output, must build only its autograd graph around it. Inside a
+    /// checkpointed block's first run the output is kept until backward (one output's memory per call); in the re-run
+    /// the kept outputs are handed back in call order (the re-run replays the same code and random state); elsewhere
+    /// this is op(null). Used where the recomputation is dear and the output small (attention: T² work, [B, T, hidden]
+    /// output).
+    /// </summary>
+    public static Tensor ComputedOnce(Func<Tensor?, Tensor> op)
+    {
+        if (replaying is { Count: > 0 } kept) return op(kept.Dequeue());
+        var output = op(null);
+        keeping?.Add(output.detach().DetachFromDisposeScope()); // the block's own scopes release the original wrapper
+        return output;
+    }
 
     /// <summary>The autograd node's name, "ActivationCheckpoint" (shown in graph dumps and errors).</summary>
     public override string Name => nameof(ActivationCheckpoint);
@@ -42,9 +60,16 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         ctx.save_data("constants", constants.Count);
         using var rng = get_rng_state(); // before the block draws (dropout), so the recomputation draws the same
         Tensor output;
-        using (no_grad()) output = block(x, constants);
+        var (outer, kept) = (keeping, new List<Tensor>());
+        keeping = kept;
+        try
+        {
+            using (no_grad()) output = block(x, constants);
+        }
+        finally { keeping = outer; }
         // Saved after the block: the functions it applies release the handoff's pending wrappers when they return.
-        Fused.AutogradHandoff.Save(ctx, new[] { x, rng }.Concat(constants).ToArray());
+        Fused.AutogradHandoff.Save(ctx, new[] { x, rng }.Concat(constants).Concat(kept).ToArray());
+        foreach (var t in kept) t.Dispose(); // Save holds its own handles
         return Fused.AutogradHandoff.Output(output);
     }
 
@@ -70,9 +95,15 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         using (enable_grad())
         {
             Tensor y;
+            var outer = replaying;
+            replaying = new Queue<Tensor>(saved.Skip(2 + constants));
             recomputing++;
             try { y = block(x, saved.Skip(2).Take(constants).ToList()); }
-            finally { recomputing--; }
+            finally
+            {
+                recomputing--;
+                replaying = outer;
+            }
             y.backward(new[] { grad });
         }
         set_rng_state(rng);

@@ -31,12 +31,23 @@ public class PackingAndCheckpointingTests
     }
 
     // Dropout 0 takes the fused LoRA path, whose re-run skips the down projection's base GEMM (its value is unused).
+    // Blockwise attention (heads of 8 let in for the test) reuses its first-run output in the re-run.
     [Theory]
-    [InlineData(false, 0.1)]
-    [InlineData(true, 0.1)]
-    [InlineData(false, 0.0)]
-    [InlineData(true, 0.0)]
-    public void Activation_checkpointing_gives_identical_gradients(bool packedMask, double dropout)
+    [InlineData(false, 0.1, false)]
+    [InlineData(true, 0.1, false)]
+    [InlineData(false, 0.0, false)]
+    [InlineData(true, 0.0, false)]
+    [InlineData(false, 0.0, true)]
+    [InlineData(true, 0.1, true)]
+    public void Activation_checkpointing_gives_identical_gradients(bool packedMask, double dropout, bool blockwiseAttention)
+    {
+        int savedMinHeadDim = FastPaths.BlockwiseAttentionMinHeadDim;
+        FastPaths.BlockwiseAttentionMinHeadDim = blockwiseAttention ? 8 : int.MaxValue;
+        try { CheckpointedEqualsPlain(packedMask, dropout); }
+        finally { FastPaths.BlockwiseAttentionMinHeadDim = savedMinHeadDim; }
+    }
+
+    static void CheckpointedEqualsPlain(bool packedMask, double dropout)
     {
         (Dictionary<string, Tensor> Grads, float Loss) Run(bool checkpoint)
         {
@@ -73,5 +84,26 @@ public class PackingAndCheckpointingTests
         Assert.Equal(new[] { false, true }, seen);
         Assert.False(ActivationCheckpoint.Recomputing);
         Assert.True(x.grad!.allclose(x.detach().cos()));
+    }
+
+    [Fact]
+    public void An_op_computed_once_is_computed_in_the_first_run_only_and_its_output_handed_to_the_re_run()
+    {
+        var calls = new List<string>();
+        Tensor Op(Tensor h) => ActivationCheckpoint.ComputedOnce(kept =>
+        {
+            calls.Add(kept is null ? "computed" : $"kept {kept.sum().item<float>():F4}");
+            return kept is null ? h.exp() : h * 0 + kept; // a re-run graph of the same value (d/dh of exp is exp)
+        });
+        var x = randn(4, 3).requires_grad_(true);
+        var y = ActivationCheckpoint.Apply((h, _) => Op(h) * 2, x);
+        Assert.Single(calls); // the forward's run
+        y.sum().backward();
+        Assert.Equal(new[] { "computed", $"kept {x.detach().exp().sum().item<float>():F4}" }, calls);
+        Assert.True(x.grad!.allclose(zeros_like(x))); // the re-run's graph (h * 0 + kept) was the one differentiated
+        calls.Clear();
+        var z = Op(x.detach()); // outside a checkpoint: computed, nothing kept
+        Assert.Equal(new[] { "computed" }, calls);
+        Assert.True(z.allclose(x.detach().exp()));
     }
 }

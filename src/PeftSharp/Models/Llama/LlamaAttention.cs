@@ -87,8 +87,9 @@ public sealed class LlamaAttention : nn.Module, IPrefixHost
         if (cache is null && t > 1 && FastPaths.BlockwiseAttention && headDim >= FastPaths.BlockwiseAttentionMinHeadDim && prefix is null)
         {
             // Whole sequences (training, its checkpointed recomputation, scoring): our blockwise attention, faster than
-            // SDPA's CPU kernel and with K/V never repeated per head. Decoding with a KV cache keeps SDPA.
-            var blockwise = BlockwiseAttentionFunction.Apply(q, k, v, mask);
+            // SDPA's CPU kernel and with K/V never repeated per head. Decoding with a KV cache keeps SDPA. Checkpointing's
+            // re-run reuses the first run's output (kept: one activation per layer) instead of recomputing it.
+            var blockwise = ActivationCheckpoint.ComputedOnce(kept => BlockwiseAttentionFunction.Apply(q, k, v, mask, kept));
             return o_proj.forward(blockwise.transpose(1, 2).reshape(b, t, heads * headDim)).MoveToOuterDisposeScope();
         }
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);

@@ -20,14 +20,18 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
     /// <summary>Queries per block: big enough for efficient matmuls, small enough that a block's scores stay in cache.</summary>
     public const int BlockSize = 128;
 
-    /// <summary>q [B, H, T, d], k and v [B, KV, T, d] with H a multiple of KV; returns [B, H, T, d].</summary>
-    public static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor? mask)
+    /// <summary>
+    /// q [B, H, T, d], k and v [B, KV, T, d] with H a multiple of KV; returns [B, H, T, d]. Given the <paramref
+    /// name="output"/> an earlier call computed from the same q, k, v (activation checkpointing's re-run: see <see
+    /// cref="ActivationCheckpoint.ComputedOnce"/>), only the graph is built and that value returned.
+    /// </summary>
+    public static Tensor Apply(Tensor q, Tensor k, Tensor v, Tensor? mask, Tensor? output = null)
     {
         if (q.shape[1] % k.shape[1] != 0 || k.shape[2] != q.shape[2] || v.shape[2] != q.shape[2])
             throw new PeftSharpException($"blockwise attention needs H a multiple of KV and equal lengths: q {Shape(q)}, k {Shape(k)}, v {Shape(v)}");
         if (mask is not null && (mask.dtype != ScalarType.Bool || mask.dim() != 4 || mask.shape[2] != q.shape[2] || mask.shape[3] != q.shape[2]))
             throw new PeftSharpException($"blockwise attention takes a boolean [B, 1, T, T] mask, got {mask.dtype} {Shape(mask)}");
-        return AutogradHandoff.Applied(apply(q, k, v, mask!));
+        return AutogradHandoff.Applied(apply(q, k, v, mask!, output!));
     }
 
     static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
@@ -54,16 +58,17 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
     /// Computes the attention block by block and saves only the pre-scaled q, k, v and the mask.
     /// </summary>
     /// <param name="ctx">The autograd context.</param>
-    /// <param name="vars">q, k, v and the mask (or null).</param>
+    /// <param name="vars">q, k, v, the mask (or null) and the already computed output (or null).</param>
     /// <returns>The attention output [B, H, T, d].</returns>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (q, k, v, mask) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor);
+        var (q, k, v, mask, known) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, vars[4] as Tensor);
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3], kv = k.shape[1], g = h / kv;
         using var scope = NewDisposeScope();
         var qg = (q * (1.0 / Math.Sqrt(d))).view(b, kv, g, t, d);
-        var output = empty(new long[] { b, kv, g, t, d }, q.dtype, q.device);
-        for (long c0 = 0; c0 < t; c0 += BlockSize)
+        bool computed = known is null || !known.shape.SequenceEqual(q.shape) || known.dtype != q.dtype;
+        var output = computed ? empty(new long[] { b, kv, g, t, d }, q.dtype, q.device) : known!.view(b, kv, g, t, d).clone();
+        for (long c0 = 0; computed && c0 < t; c0 += BlockSize)
         {
             using var block = NewDisposeScope();
             long n = Math.Min(BlockSize, t - c0), c1 = c0 + n;
@@ -78,10 +83,10 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
     /// <summary>Autograd entry: recomputes each query block's probabilities and accumulates dq, dk, dv.</summary>
     /// <param name="ctx">The context forward saved into.</param>
     /// <param name="grad">dL/d(output), [B, H, T, d].</param>
-    /// <returns>dq, dk, dv (null where not required) and null for the mask.</returns>
+    /// <returns>dq, dk, dv (null where not required), then null for the mask and the known output.</returns>
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
-        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null);
+        if (AutogradHandoff.NoGradient(grad)) return AutogradHandoff.Return(grad, null, null, null, null, null);
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var (qg, k, v) = (saved[0], saved[1], saved[2]);
@@ -114,6 +119,6 @@ public sealed class BlockwiseAttentionFunction : autograd.SingleTensorFunction<B
             dk.narrow(2, 0, c1).add_(ds.transpose(-1, -2).matmul(qc));
         }
         double scale = 1.0 / Math.Sqrt(d);
-        return AutogradHandoff.Return(grad, dq.mul_(scale).view(b, kv * g, t, d), dk.to(k.dtype), dv.to(v.dtype), null);
+        return AutogradHandoff.Return(grad, dq.mul_(scale).view(b, kv * g, t, d), dk.to(k.dtype), dv.to(v.dtype), null, null);
     }
 }
