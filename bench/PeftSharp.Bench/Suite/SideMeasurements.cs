@@ -17,7 +17,11 @@ public sealed record KernelResult(string Name, double Ms, double GBps, double Ba
 public sealed record LossMemoryResult(string Loss, int Vocab, int Seq, double StepPeakAboveResidentMiB, double Seconds);
 public sealed record SoakResult(int Steps, double PeakAtStep100MiB, double PeakAtEndMiB, double GrowthPercent,
     double TokensPerSecondEarly, double TokensPerSecondLate, int FdsAtStep100, int FdsAtEnd);
-public sealed record EqualityResult(int Steps, double FinalLossFast, double FinalLossPlain, double RelativeDifference, double FirstLoss);
+public sealed record EqualityResult(int Steps, double FinalLossFast, double FinalLossPlain, double RelativeDifference, double FirstLoss)
+{
+    /// <summary>‖g_fast − g_plain‖ / ‖g_plain‖ over every trainable parameter's gradient at the first step.</summary>
+    public double FirstGradientRelativeDifference { get; init; }
+}
 
 /// <summary>The suite's measurements other than the training matrix: kernels, the loss step, the soak and the equality check.</summary>
 public static class SideMeasurements
@@ -127,12 +131,14 @@ public static class SideMeasurements
 
     /// <summary>
     /// The same LoRA run of <paramref name="steps"/> AdamW steps on one fixed batch, with every fast path (fused LoRA,
-    /// RMSNorm, SwiGLU, rotary, chunked loss) and with none; the final losses must agree.
+    /// RMSNorm, SwiGLU, rotary, chunked loss) and with none; the final losses must agree, and the first step's gradients
+    /// (every trainable parameter's, as one vector) are compared too: a wrong backward shows there before AdamW's
+    /// normalised updates can hide it in the loss.
     /// </summary>
     public static EqualityResult Equality(int steps, int layers, int seq)
     {
         TorchRuntime.EnsureInitialized();
-        double Train(bool fast, out double first)
+        double Train(bool fast, out double first, out Tensor firstGradient)
         {
             using var _ = FastPaths.All(fast);
             var model = SmallLoraModel(layers);
@@ -141,6 +147,7 @@ public static class SideMeasurements
             var ids = randint(0, model.Config.VocabSize, new long[] { 2, seq }, generator: manual_seed(5));
             double loss = 0;
             first = 0;
+            firstGradient = empty(0);
             for (int s = 0; s < steps; s++)
             {
                 using var scope = NewDisposeScope();
@@ -151,13 +158,19 @@ public static class SideMeasurements
                 loss = l.item<float>();
                 if (s == 0) first = loss;
                 l.backward();
+                if (s == 0) firstGradient = cat(ps.Select(p => p.parameter.grad!.flatten().to(ScalarType.Float64)).ToArray()).MoveToOuterDisposeScope();
                 opt.Step();
                 opt.ZeroGrad();
             }
             model.Dispose();
             return loss;
         }
-        double fastLoss = Train(true, out var first), plain = Train(false, out _);
-        return new EqualityResult(steps, fastLoss, plain, Math.Abs(fastLoss - plain) / Math.Abs(plain), first);
+        double fastLoss = Train(true, out var first, out var gFast), plain = Train(false, out _, out var gPlain);
+        using (gFast)
+        using (gPlain)
+            return new EqualityResult(steps, fastLoss, plain, Math.Abs(fastLoss - plain) / Math.Abs(plain), first)
+            {
+                FirstGradientRelativeDifference = (gFast - gPlain).norm().item<double>() / gPlain.norm().item<double>(),
+            };
     }
 }

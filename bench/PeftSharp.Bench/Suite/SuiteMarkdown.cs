@@ -40,7 +40,7 @@ public static class SuiteMarkdown
             Line($"Soak: {s.Steps} LoRA steps; peak {s.PeakAtStep100MiB:F0} MiB at step 100, {s.PeakAtEndMiB:F0} MiB at the end ({s.GrowthPercent:F2}%); tokens/s {s.TokensPerSecondEarly:F0} early, {s.TokensPerSecondLate:F0} late; open files {s.FdsAtStep100} -> {s.FdsAtEnd}");
         }
         if (r.Equality is { } e)
-            Line($"Equality: final loss after {e.Steps} steps {e.FinalLossFast:F6} with every fast path, {e.FinalLossPlain:F6} without (relative difference {e.RelativeDifference:E1}; first loss {e.FirstLoss:F4})");
+            Line($"Equality: final loss after {e.Steps} steps {e.FinalLossFast:F6} with every fast path, {e.FinalLossPlain:F6} without (relative difference {e.RelativeDifference:E1}; first loss {e.FirstLoss:F4}); first-step gradients differ by {e.FirstGradientRelativeDifference:E1} (relative norm)");
         sb.AppendLine();
         sb.AppendLine("| target | measured | met |");
         sb.AppendLine("|---|---|---|");
