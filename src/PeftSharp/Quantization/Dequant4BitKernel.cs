@@ -56,24 +56,29 @@ internal static unsafe class Dequant4BitKernel
     {
         float* table = stackalloc float[16];
         ushort* tableBf16 = stackalloc ushort[32]; // 32 lanes for vpermw; only the first 16 are ever indexed
+        var code512 = isa == KernelIsa.Vector512 ? Vector512.Load(code) : default;
         for (long b = first; b < last; b++)
         {
             float a = absmax.Get(b);
-            for (int k = 0; k < 16; k++) table[k] = code[k] * a;
             long start = b * blockSize;
             long count = Math.Min(blockSize, n - start);
             long fullBytes = count >> 1;
             byte* bytes = src + (start >> 1);
+            long done = 0;
+            // AVX-512 builds the block's table in registers (one multiply, one rounding for bf16): per block, the scalar
+            // table cost more than decoding its 64 values.
+            if (isa == KernelIsa.Vector512)
+            {
+                var t = code512 * Vector512.Create(a);
+                done = bf16 ? Bf16Vector512(bytes, fullBytes, Bf16Table(t), (ushort*)dst + start) : F32Vector512(bytes, fullBytes, t, (float*)dst + start);
+                if (done == fullBytes && (count & 1) == 0) continue;
+            }
+            for (int k = 0; k < 16; k++) table[k] = code[k] * a;
             if (bf16)
             {
                 for (int k = 0; k < 16; k++) tableBf16[k] = tableBf16[k + 16] = BFloat16Bits.FromSingle(table[k]);
                 ushort* o = (ushort*)dst + start;
-                long done = isa switch
-                {
-                    KernelIsa.Vector512 => Bf16Vector512(bytes, fullBytes, tableBf16, o),
-                    KernelIsa.Vector256 => Bf16Vector256(bytes, fullBytes, tableBf16, o),
-                    _ => 0,
-                };
+                if (isa == KernelIsa.Vector256) done = Bf16Vector256(bytes, fullBytes, tableBf16, o);
                 for (long j = done; j < fullBytes; j++)
                 {
                     o[2 * j] = tableBf16[bytes[j] >> 4];
@@ -84,12 +89,7 @@ internal static unsafe class Dequant4BitKernel
             else
             {
                 float* o = (float*)dst + start;
-                long done = isa switch
-                {
-                    KernelIsa.Vector512 => F32Vector512(bytes, fullBytes, table, o),
-                    KernelIsa.Vector256 => F32Vector256(bytes, fullBytes, table, o),
-                    _ => 0,
-                };
+                if (isa == KernelIsa.Vector256) done = F32Vector256(bytes, fullBytes, table, o);
                 for (long j = done; j < fullBytes; j++)
                 {
                     o[2 * j] = table[bytes[j] >> 4];
@@ -98,6 +98,19 @@ internal static unsafe class Dequant4BitKernel
                 if ((count & 1) != 0) o[count - 1] = table[bytes[fullBytes] >> 4];
             }
         }
+    }
+
+    /// <summary>
+    /// The 16 table values rounded to bf16 as <see cref="BFloat16Bits.FromSingle"/> does (nearest even, NaN to 0x7FC0),
+    /// in the low 16 lanes of a vpermw table (the upper lanes are never indexed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ushort> Bf16Table(Vector512<float> t)
+    {
+        var bits = t.AsUInt32();
+        var rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >>> 16) & Vector512<uint>.One)) >>> 16;
+        rounded = Vector512.ConditionalSelect(Vector512.Equals(t, t).AsUInt32(), rounded, Vector512.Create(0x7FC0u));
+        return Avx512F.ConvertToVector256UInt16(rounded).ToVector512Unsafe();
     }
 
     /// <summary>16 packed bytes to 32 nibble indices in element order: hi0, lo0, hi1, lo1, ...</summary>
@@ -110,9 +123,8 @@ internal static unsafe class Dequant4BitKernel
         return (Sse2.UnpackLow(hi, lo), Sse2.UnpackHigh(hi, lo));
     }
 
-    static long F32Vector512(byte* bytes, long count, float* table, float* o)
+    static long F32Vector512(byte* bytes, long count, Vector512<float> t, float* o)
     {
-        var t = Vector512.Load(table);
         long j = 0;
         for (; j + 16 <= count; j += 16)
         {
@@ -123,9 +135,8 @@ internal static unsafe class Dequant4BitKernel
         return j;
     }
 
-    static long Bf16Vector512(byte* bytes, long count, ushort* table, ushort* o)
+    static long Bf16Vector512(byte* bytes, long count, Vector512<ushort> t, ushort* o)
     {
-        var t = Vector512.Load(table);
         long j = 0;
         for (; j + 16 <= count; j += 16)
         {

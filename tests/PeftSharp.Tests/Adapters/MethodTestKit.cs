@@ -129,32 +129,6 @@ internal static class MethodTestKit
     }
 
     /// <summary>A `train` YAML for a few steps of <paramref name="adapterYaml"/> on stories260K and a slice of tinyshakespeare.</summary>
-    public static string TrainConfig(TempDir tmp, string output, string adapterYaml, int maxSteps = 4)
-    {
-        var model = Fixtures.Require("models", "stories260K");
-        var text = File.ReadAllText(Fixtures.Require("data", "tinyshakespeare.txt"))[..8_000];
-        File.WriteAllText(tmp.File("slice.txt"), text);
-        var yaml = $"""
-            base_model: {model}
-            {adapterYaml}
-            datasets:
-              - path: {tmp.File("slice.txt")}
-                format: text
-                text_split: paragraph
-            sequence_len: 64
-            sample_packing: true
-            micro_batch_size: 2
-            gradient_accumulation_steps: 1
-            max_steps: {maxSteps}
-            learning_rate: 1.0e-2
-            warmup_steps: 0
-            logging_steps: 1
-            save_steps: 2
-            tensorboard: false
-            output_dir: {output}
-            """;
-        var path = tmp.File("cfg.yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
+    public static string TrainConfig(TempDir tmp, string output, string adapterYaml, int maxSteps = 4) =>
+        TrainYaml.Write(tmp, "cfg.yaml", new TrainYaml.Options(adapterYaml) { SliceChars = 8_000, MaxSteps = maxSteps, LearningRate = "1.0e-2", OutputDir = output });
 }

@@ -49,6 +49,17 @@ public class WideGemmTests
     }
 
     [Fact]
+    public void The_speed_probe_leaves_the_random_state_alone()
+    {
+        manual_seed(123);
+        var expected = rand(8);
+        manual_seed(123);
+        var (bf16Ms, widenedMs) = WideGemm.Probe();
+        Assert.True(bf16Ms > 0 && widenedMs > 0);
+        Assert.True(expected.equal(rand(8)).all().item<bool>()); // the probe drew nothing from the global generator
+    }
+
+    [Fact]
     public void The_widened_weight_is_an_exact_copy_in_a_reused_buffer()
     {
         var w = randn(40, 24).to(ScalarType.BFloat16);

@@ -43,6 +43,26 @@ public class DequantKernelTests
     }
 
     [Fact]
+    public void Non_finite_and_huge_scales_round_as_torch_does_on_every_path()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(64 * 6, generator: new Generator().manual_seed(11));
+        using var state = BlockwiseQuantizer.Quantize(x, QuantType.Nf4, 64, doubleQuant: false);
+        // NaN, +inf, a scale whose bf16 rounding overflows to inf, and one that rounds up at a tie's neighbourhood.
+        state.Absmax!.index_put_(tensor(new[] { float.NaN, float.PositiveInfinity, 3.4e38f, 1.00390625f }), tensor(new long[] { 0, 1, 2, 3 }));
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            // torch's own bf16 rounding may keep a NaN's sign bit, so NaNs compare as NaNs there and bit for bit across our paths.
+            var reference = TorchReferenceDequant.Dequantize(state, dtype).to(ScalarType.Float32);
+            var scalar = state.Dequantize(dtype, KernelIsa.Scalar);
+            Assert.True(reference.isnan().equal(scalar.to(ScalarType.Float32).isnan()).all().item<bool>(), $"{dtype}: NaN positions");
+            Assert.True(reference.nan_to_num(0).equal(scalar.to(ScalarType.Float32).nan_to_num(0)).all().item<bool>(), $"{dtype}: values");
+            foreach (var isa in SupportedIsas())
+                AssertBitEqual(scalar, state.Dequantize(dtype, isa), $"{dtype} {isa}");
+        }
+    }
+
+    [Fact]
     public void Two_dimensional_weights_keep_their_shape_and_large_tensors_run_in_parallel()
     {
         using var scope = NewDisposeScope();

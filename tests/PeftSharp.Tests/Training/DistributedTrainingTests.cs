@@ -13,37 +13,8 @@ namespace PeftSharp.Tests.Training;
 public class DistributedTrainingTests
 {
     /// <summary>A short QLoRA run (no dropout, so one and two ranks draw nothing differently); micro-batch 2.</summary>
-    static string WriteConfig(TempDir tmp)
-    {
-        var model = Fixtures.Require("models", "stories260K");
-        File.WriteAllText(tmp.File("slice.txt"), File.ReadAllText(Fixtures.Require("data", "tinyshakespeare.txt"))[..20_000]);
-        var path = tmp.File("ddp.yaml");
-        File.WriteAllText(path, $"""
-            base_model: {model}
-            adapter: qlora
-            lora:
-              r: 4
-              lora_alpha: 8
-              lora_dropout: 0.0
-              target_modules: [q_proj, v_proj, down_proj]
-            datasets:
-              - path: {tmp.File("slice.txt")}
-                format: text
-                text_split: paragraph
-            sequence_len: 64
-            sample_packing: true
-            micro_batch_size: 2
-            gradient_accumulation_steps: 1
-            max_steps: 4
-            learning_rate: 5.0e-3
-            warmup_steps: 1
-            logging_steps: 1
-            save_steps: 2
-            save_total_limit: 5
-            tensorboard: false
-            """);
-        return path;
-    }
+    static string WriteConfig(TempDir tmp) =>
+        TrainYaml.Write(tmp, "ddp.yaml", new TrainYaml.Options(TrainYaml.QLora(dropout: 0.0)) { WarmupSteps = 1, SaveTotalLimit = 5 });
 
     static CliProcess.Result OneProcess(TempDir tmp, params string[] args) => CliProcess.Run(tmp.Path, null, null, ["train", WriteConfig(tmp), .. args]);
 

@@ -7,44 +7,13 @@ namespace PeftSharp.Tests.Training;
 [Collection(GlobalRngCollection.Name)]
 public class TrainCliTests
 {
-    /// <summary>A short QLoRA run config (absolute paths) writing to <paramref name="output"/>.</summary>
-    static string WriteConfig(TempDir tmp, string output, int maxSteps = 8, string extra = "")
-    {
-        var model = Fixtures.Require("models", "stories260K");
-        var text = File.ReadAllText(Fixtures.Require("data", "tinyshakespeare.txt"))[..20_000];
-        File.WriteAllText(tmp.File("slice.txt"), text);
-        var yaml = $"""
-            base_model: {model}
-            adapter: qlora
-            lora:
-              r: 4
-              lora_alpha: 8
-              lora_dropout: 0.1
-              target_modules: [q_proj, v_proj, down_proj]
-            datasets:
-              - path: {tmp.File("slice.txt")}
-                format: text
-                text_split: paragraph
-            val_set_size: 0.1
-            sequence_len: 64
-            sample_packing: true
-            micro_batch_size: 2
-            gradient_accumulation_steps: 2
-            max_steps: {maxSteps}
-            learning_rate: 5.0e-3
-            warmup_steps: 2
-            logging_steps: 2
-            eval_steps: 4
-            save_steps: 2
-            save_total_limit: 10
-            tensorboard: false
-            output_dir: {output}
-            {extra}
-            """;
-        var path = tmp.File($"cfg-{Path.GetFileName(output)}.yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
+    /// <summary>A short QLoRA run config (absolute paths) writing to <paramref name="output"/>, evaluated every 4 steps.</summary>
+    static string WriteConfig(TempDir tmp, string output, int maxSteps = 8, string extra = "") =>
+        TrainYaml.Write(tmp, $"cfg-{Path.GetFileName(output)}.yaml", new TrainYaml.Options(TrainYaml.QLora(dropout: 0.1))
+        {
+            MaxSteps = maxSteps, GradientAccumulation = 2, WarmupSteps = 2, LoggingSteps = 2, SaveTotalLimit = 10, OutputDir = output,
+            Extra = string.Join('\n', new[] { "val_set_size: 0.1", "eval_steps: 4", extra }.Where(l => l.Length > 0)),
+        });
 
     [Fact]
     public void A_short_QLoRA_run_writes_adapter_metrics_plot_and_lowers_eval_loss()
