@@ -47,14 +47,7 @@ public class GgufLlamaExportTests
         Assert.Equal("tiny", f["general.name"]);
         Assert.Equal((uint)type, f["general.file_type"]);
         Assert.Equal(97u, f["llama.vocab_size"]);
-        Assert.Equal(128u, f["llama.context_length"]);
-        Assert.Equal(32u, f["llama.embedding_length"]);
-        Assert.Equal(48u, f["llama.feed_forward_length"]);
-        Assert.Equal(2u, f["llama.block_count"]);
-        Assert.Equal(4u, f["llama.attention.head_count"]);
-        Assert.Equal(2u, f["llama.attention.head_count_kv"]);
-        Assert.Equal(8u, f["llama.rope.dimension_count"]);
-        Assert.Equal(1e-6f, f["llama.attention.layer_norm_rms_epsilon"]);
+        f.AssertLlamaShape(embedding: 32, blocks: 2, heads: 4, kvHeads: 2, feedForward: 48, context: 128, ropeDims: 8, rmsEps: 1e-6f);
         Assert.Equal(10000f, f["llama.rope.freq_base"]);
         Assert.False(f.Metadata.ContainsKey("llama.attention.key_length"));   // head_dim = hidden / heads
 

@@ -58,14 +58,7 @@ public class GgufStoriesExportTests
     {
         using var dir = Fixtures.NewTempDir();
         var f = ExportStories(dir, GgufFileType.F32);
-        Assert.Equal(64u, f["llama.embedding_length"]);
-        Assert.Equal(5u, f["llama.block_count"]);
-        Assert.Equal(8u, f["llama.attention.head_count"]);
-        Assert.Equal(4u, f["llama.attention.head_count_kv"]);
-        Assert.Equal(172u, f["llama.feed_forward_length"]);
-        Assert.Equal(512u, f["llama.context_length"]);
-        Assert.Equal(8u, f["llama.rope.dimension_count"]);
-        Assert.Equal(1e-5f, f["llama.attention.layer_norm_rms_epsilon"]);
+        f.AssertLlamaShape(embedding: 64, blocks: 5, heads: 8, kvHeads: 4, feedForward: 172, context: 512, ropeDims: 8, rmsEps: 1e-5f);
         Assert.False(f.Tensors.ContainsKey("output.weight"));       // llama2.c's shared classifier
         Assert.Equal(2 + 5 * 9, f.Tensors.Count);
 

@@ -24,6 +24,22 @@ public sealed class GgufFile
 
     public object this[string key] => Metadata[key].Value;
 
+    /// <summary>
+    /// Asserts the llama-arch hyperparameters llama.cpp sizes the model from (one comparison, so a failure lists every
+    /// key with its expected and written value).
+    /// </summary>
+    public void AssertLlamaShape(uint embedding, uint blocks, uint heads, uint kvHeads, uint feedForward, uint context, uint ropeDims, float rmsEps)
+    {
+        var keys = new[]
+        {
+            "llama.embedding_length", "llama.block_count", "llama.attention.head_count", "llama.attention.head_count_kv",
+            "llama.feed_forward_length", "llama.context_length", "llama.rope.dimension_count", "llama.attention.layer_norm_rms_epsilon",
+        };
+        var expected = new object[] { embedding, blocks, heads, kvHeads, feedForward, context, ropeDims, rmsEps };
+        static string Show(string key, object v) => $"{key} = {v} ({v.GetType().Name})"; // the GGUF type matters as much as the value
+        Assert.Equal(keys.Zip(expected, Show), keys.Select(k => Metadata.TryGetValue(k, out var m) ? Show(k, m.Value) : $"{k} missing"));
+    }
+
     public static GgufFile Read(string path)
     {
         var bytes = File.ReadAllBytes(path);
