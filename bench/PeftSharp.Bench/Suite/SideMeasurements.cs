@@ -147,7 +147,7 @@ public static class SideMeasurements
             var ids = randint(0, model.Config.VocabSize, new long[] { 2, seq }, generator: manual_seed(5));
             double loss = 0;
             first = 0;
-            firstGradient = empty(0);
+            firstGradient = null!; // set at step 0
             for (int s = 0; s < steps; s++)
             {
                 using var scope = NewDisposeScope();

@@ -23,19 +23,16 @@ public static class WideGemm
     /// and as widen + fp32 + round back; true where the widened one took at most <see cref="RequiredSpeedup"/> of the time.
     /// Only on x86-64 CPUs (elsewhere false: not measured by this project).
     /// </summary>
-    public static bool MeasuredFaster => measured.Value;
+    public static bool MeasuredFaster => Measurement is var (bf16Ms, widenedMs) && widenedMs > 0 && widenedMs <= RequiredSpeedup * bf16Ms;
 
     /// <summary>The bf16 and widened times of that measurement, in milliseconds (0, 0 where none was taken).</summary>
-    public static (double Bf16Ms, double WidenedMs) Measurement
-    {
-        get { _ = measured.Value; return lastMeasurement; }
-    }
+    public static (double Bf16Ms, double WidenedMs) Measurement => measurement.Value;
 
     /// <summary>Widen only when it takes at most this fraction of bf16's time: a near tie keeps bf16 (half the bytes).</summary>
     public const double RequiredSpeedup = 0.85;
 
-    static (double Bf16Ms, double WidenedMs) lastMeasurement;
-    static readonly Lazy<bool> measured = new(Measure);
+    static readonly Lazy<(double Bf16Ms, double WidenedMs)> measurement =
+        new(() => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? Probe() : (0, 0));
 
     /// <summary>
     /// The dtype to run a GEMM of <paramref name="x"/> in, whose compute dtype is <paramref name="compute"/>: fp32 in
@@ -61,13 +58,6 @@ public static class WideGemm
         var view = ThreadScratch.View(ref scratch, weight.shape, dtype);
         using (no_grad()) view.copy_(weight);
         return view;
-    }
-
-    static bool Measure()
-    {
-        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
-        lastMeasurement = Probe();
-        return lastMeasurement.WidenedMs <= RequiredSpeedup * lastMeasurement.Bf16Ms;
     }
 
     /// <summary>
